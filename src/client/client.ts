@@ -1,0 +1,165 @@
+// A Common TCP client: many calls in flight on one connection, replies matched in order, pushes to listeners.
+import { EventEmitter } from 'node:events';
+import { DaeError, fromWire } from '../errors.js';
+import { formatPacket, isValidName, parsePacket } from '../protocol/packet.js';
+import { openStream, type Transport } from './transport.js';
+
+export interface ClientOptions {
+  host?: string;
+  port?: number;
+  /** A unix socket path, instead of host and port. */
+  path?: string;
+  /** Default per-call timeout in ms (0 = none). */
+  timeout?: number;
+  connectTimeout?: number;
+  /** Largest reply accepted, in bytes. */
+  maxPacketBytes?: number;
+}
+
+export interface CallOptions {
+  timeout?: number;
+}
+
+interface Pending {
+  readonly reply: string;
+  readonly spread: boolean;
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+  timer: NodeJS.Timeout | null;
+  settled: boolean;
+}
+
+// The built-ins answer under the original dae's names.
+const REPLY_NAMES: Readonly<Record<string, string>> = { dae: 'credential', whois: 'credential', options: 'commands', ping: 'pong' };
+
+const DEFAULT_TIMEOUT = 10_000;
+const DEFAULT_MAX_PACKET = 64 * 1024 * 1024;
+
+/** One connection to a daemon. Emits `push` (name, args) and `close` (error?). */
+export class Client extends EventEmitter {
+  readonly #transport: Transport;
+  readonly #timeout: number;
+  readonly #pending: Pending[] = [];
+  #head = 0;
+  #closed = false;
+  #closeError: DaeError | undefined;
+  readonly #closedPromise: Promise<void>;
+
+  private constructor(transport: Transport, timeout: number, closed: Promise<void>) {
+    super();
+    this.#transport = transport;
+    this.#timeout = timeout;
+    this.#closedPromise = closed;
+  }
+
+  /** Connects over TCP (`host`, `port`) or a unix socket (`path`). */
+  static async connect(options: ClientOptions): Promise<Client> {
+    if (options.path === undefined && (options.port === undefined || !Number.isInteger(options.port))) {
+      throw new DaeError('ERR_BAD_OPTION', `connect needs a port or a path, got ${JSON.stringify(options)}`);
+    }
+    let client: Client | undefined;
+    let markClosed!: () => void;
+    const closed = new Promise<void>((resolve) => (markClosed = resolve));
+    const transport = await openStream(
+      { ...options, maxPacketBytes: options.maxPacketBytes ?? DEFAULT_MAX_PACKET },
+      {
+        line: (text) => {
+          if (client) client.#onLine(text);
+        },
+        close: (error) => {
+          if (client) client.#onClose(error);
+          markClosed();
+        },
+      },
+    );
+    // Events reach the transport only after this continuation has run: nothing is missed.
+    client = new Client(transport, options.timeout ?? DEFAULT_TIMEOUT, closed);
+    return client;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Calls `name` with `args`; resolves with the reply's value or rejects with the remote `code`. */
+  call(name: string, ...args: unknown[]): Promise<unknown> {
+    return this.request(name, args);
+  }
+
+  /** Like `call`, with per-call options. */
+  request(name: string, args: readonly unknown[] = [], options: CallOptions = {}): Promise<unknown> {
+    const timeout = options.timeout ?? this.#timeout;
+    // Created here so the stack names the caller, not a timer.
+    const timeoutError = timeout > 0 ? new DaeError('ERR_TIMEOUT', `${name} got no reply within ${timeout} ms`) : null;
+    if (this.#closed) return Promise.reject(this.#closeError ?? new DaeError('ERR_CONNECTION_CLOSED', 'the connection is closed'));
+    if (!isValidName(name)) return Promise.reject(new DaeError('ERR_BAD_OPTION', `${JSON.stringify(name)} is not a valid command name`));
+    let packet: string;
+    try {
+      packet = formatPacket(name, args);
+    } catch (error) {
+      return Promise.reject(new DaeError('ERR_BAD_ARGS', `arguments of ${name} are not JSON: ${(error as Error).message}`));
+    }
+    return new Promise((resolve, reject) => {
+      const pending: Pending = { reply: REPLY_NAMES[name] ?? name, spread: name === 'dae', resolve, reject, timer: null, settled: false };
+      if (timeoutError) {
+        pending.timer = setTimeout(() => {
+          // The slot stays queued so the late reply is consumed by it, not by a later call.
+          pending.settled = true;
+          reject(timeoutError);
+        }, timeout);
+      }
+      this.#pending.push(pending);
+      this.#transport.write(packet);
+    });
+  }
+
+  /** Ends the connection after the replies owed; resolves when closed. */
+  close(): Promise<void> {
+    if (!this.#closed) this.#transport.end();
+    return this.#closedPromise;
+  }
+
+  destroy(): void {
+    this.#transport.destroy();
+  }
+
+  #onLine(text: string): void {
+    const parsed = parsePacket(text);
+    if (parsed.kind !== 'packet') {
+      if (parsed.kind === 'error') this.emit('push', 'error', [{ code: 'ERR_PROTOCOL', message: `unreadable packet from the daemon: ${parsed.error.message}` }]);
+      return;
+    }
+    const { name, args } = parsed;
+    const head = this.#head < this.#pending.length ? this.#pending[this.#head]! : undefined;
+    if (head !== undefined && (name === head.reply || name === 'error')) {
+      this.#pending[this.#head++] = undefined as unknown as Pending;
+      if (this.#head === this.#pending.length) {
+        this.#pending.length = 0;
+        this.#head = 0;
+      }
+      if (head.timer) clearTimeout(head.timer);
+      if (head.settled) return;
+      head.settled = true;
+      if (name === 'error') head.reject(fromWire(args[0]));
+      else head.resolve(head.spread ? args : args[0]);
+      return;
+    }
+    if (name === 'error') this.#closeError = fromWire(args[0]);
+    this.emit('push', name, args);
+  }
+
+  #onClose(error?: DaeError): void {
+    this.#closed = true;
+    this.#closeError ??= error;
+    const pending = this.#pending.slice(this.#head);
+    this.#pending.length = 0;
+    this.#head = 0;
+    for (const entry of pending) {
+      if (entry.timer) clearTimeout(entry.timer);
+      if (entry.settled) continue;
+      entry.settled = true;
+      entry.reject(this.#closeError ?? new DaeError('ERR_CONNECTION_CLOSED', `the connection closed before the reply to ${entry.reply}`));
+    }
+    this.emit('close', this.#closeError);
+  }
+}

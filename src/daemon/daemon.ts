@@ -1,0 +1,255 @@
+// The abstract `Daemon`: declare a name and commands, get a Common TCP server with the built-ins, limits and auth.
+import { EventEmitter } from 'node:events';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type Server } from 'node:net';
+import { DaeError, toWireError } from '../errors.js';
+import { createDebug } from '../debug.js';
+import { DEFAULT_LIMITS, type Limits } from '../protocol/limits.js';
+import { buildCommandTable, describeCommands, resolveCommand, type Command, type CommandDeclarations } from './commands.js';
+import { readDaeEnv, type DaeEnv } from './env.js';
+import { LocalGuest } from './local-guest.js';
+import type { Guest, Session, SessionHost } from './session.js';
+import { serveStream } from './stream.js';
+
+const debug = createDebug('daemon');
+
+export interface DaemonOptions {
+  /** The daemon's name (a supervisor's `DAE_NAME` wins). */
+  name?: string;
+  /** Address for the TCP door; loopback unless configured. */
+  host?: string;
+  /** TCP port (`DAE_TCP_PORT` wins); 0 or absent = OS-assigned. */
+  port?: number;
+  limits?: Partial<Limits>;
+  /** Token for `auth`; commands declared `protected` need it. */
+  token?: string;
+  /** How long `stop()` lets commands in flight finish before closing connections (ms). */
+  stopTimeout?: number;
+  /** The environment to read the `DAE_*` contract from (default `process.env`). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** What `whois` answers: never a secret. */
+export interface Identity {
+  name: string;
+  pid: number;
+  port: number;
+  ports: Record<string, number | string>;
+  created: string;
+}
+
+export type DaemonStatus = 'idle' | 'starting' | 'listening' | 'stopping' | 'stopped';
+
+const MAX_AUTH_FAILURES = 5;
+
+function checkLimits(limits: Partial<Limits> | undefined): Limits {
+  const merged: Limits = { ...DEFAULT_LIMITS };
+  for (const [key, value] of Object.entries(limits ?? {})) {
+    if (!(key in DEFAULT_LIMITS)) throw new DaeError('ERR_BAD_OPTION', `limits.${key} is not a limit (known: ${Object.keys(DEFAULT_LIMITS).join(', ')})`);
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+      throw new DaeError('ERR_BAD_OPTION', `limits.${key} must be an integer >= 0, got ${JSON.stringify(value)}`);
+    }
+    merged[key as keyof Limits] = value;
+  }
+  for (const key of ['maxPacketBytes', 'maxConnections', 'maxInFlight', 'maxWriteBuffer'] as const) {
+    if (merged[key] < 1) throw new DaeError('ERR_BAD_OPTION', `limits.${key} must be at least 1, got ${merged[key]}`);
+  }
+  return merged;
+}
+
+function checkPort(what: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 65535) {
+    throw new DaeError('ERR_BAD_OPTION', `${what} must be an integer from 0 to 65535, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+/** Base class of every daemon: `class Kv extends Daemon { name = 'kv'; commands = { … } }`. */
+export abstract class Daemon extends EventEmitter {
+  /** The daemon's name; `DAE_NAME` replaces it at `start()` when a supervisor set one. */
+  name: string;
+  /** The commands this daemon answers, by wire name. */
+  abstract readonly commands: CommandDeclarations;
+
+  readonly limits: Limits;
+  protected readonly env: DaeEnv;
+  readonly #options: DaemonOptions;
+  #table: Map<string, Command> | null = null;
+  #tcp: Server | null = null;
+  #port = 0;
+  #created = new Date();
+  #status: DaemonStatus = 'idle';
+  readonly #sessions = new Set<Session>();
+  readonly #authFailures = new WeakMap<Guest, number>();
+  readonly #host: SessionHost;
+
+  constructor(options: DaemonOptions = {}) {
+    super();
+    this.#options = options;
+    this.env = readDaeEnv(options.env ?? process.env);
+    this.limits = checkLimits(options.limits);
+    this.name = options.name ?? new.target.name.toLowerCase();
+    if (options.port !== undefined) checkPort('port', options.port);
+    if (options.token !== undefined && (typeof options.token !== 'string' || options.token.length < 16)) {
+      throw new DaeError('ERR_BAD_OPTION', 'token must be a string of at least 16 characters');
+    }
+    const daemon = this;
+    this.#host = {
+      get commands() {
+        return daemon.#commandTable();
+      },
+      limits: this.limits,
+      run: (command, args, guest) => this.#run(command, args, guest),
+    };
+  }
+
+  get status(): DaemonStatus {
+    return this.#status;
+  }
+
+  /** The TCP port in use (0 before `start()`). */
+  get port(): number {
+    return this.#port;
+  }
+
+  /** Starts listening; resolves once every door is open. */
+  async start(): Promise<void> {
+    if (this.#status !== 'idle') throw new DaeError('ERR_BAD_OPTION', `start() called when ${this.#status}`);
+    this.#setStatus('starting');
+    if (this.env.name !== undefined) this.name = this.env.name;
+    this.#commandTable();
+    const port = this.env.tcpPort ?? this.#options.port ?? 0;
+    const host = this.#options.host ?? '127.0.0.1';
+    const server = createServer({ allowHalfOpen: true, noDelay: true });
+    serveStream(server, this.#host, { kind: 'tcp', accept: (session) => this.#accept(session) });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ port, host }, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (error) {
+      this.#setStatus('stopped');
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new DaeError('ERR_BAD_OPTION', `${this.name} cannot listen on ${host}:${port}: ${code ?? (error as Error).message}`, { cause: error });
+    }
+    server.on('error', (error) => debug('%s tcp server error %s', this.name, error.message));
+    this.#tcp = server;
+    this.#port = (server.address() as { port: number }).port;
+    this.#created = new Date();
+    this.#setStatus('listening');
+    debug('%s listening on %s:%d', this.name, host, this.#port);
+  }
+
+  /** Stops accepting, lets commands in flight finish (up to `stopTimeout`), then closes every connection. */
+  async stop(): Promise<void> {
+    if (this.#status === 'stopped' || this.#status === 'idle') return;
+    if (this.#status === 'stopping') return new Promise((resolve) => this.once('stopped', () => resolve()));
+    this.#setStatus('stopping');
+    const server = this.#tcp;
+    const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    const sessions = [...this.#sessions];
+    const allClosed = Promise.all(sessions.map((session) => (session.closed ? undefined : new Promise<void>((resolve) => session.once('close', () => resolve())))));
+    for (const session of sessions) session.shutdown();
+    const deadline = setTimeout(() => {
+      for (const session of this.#sessions) session.close();
+    }, this.#options.stopTimeout ?? 5000);
+    await allClosed;
+    clearTimeout(deadline);
+    await closed;
+    this.#setStatus('stopped');
+    this.emit('stopped');
+  }
+
+  /** Calls a command in-process, as a trusted caller would over the wire; for tests and embedding. */
+  async dispatch(name: string, ...args: unknown[]): Promise<unknown> {
+    const guest = new LocalGuest(true);
+    const resolved = resolveCommand(this.#commandTable(), name, args, true);
+    if (!('run' in resolved)) throw new DaeError(resolved.code, resolved.message);
+    try {
+      return await this.#run(resolved, args, guest);
+    } catch (error) {
+      const wire = toWireError(error);
+      throw new DaeError(wire.code, wire.message, { cause: error });
+    }
+  }
+
+  /** What `whois` answers. */
+  identity(): Identity {
+    return { name: this.name, pid: process.pid, port: this.#port, ports: this.doors(), created: this.#created.toISOString() };
+  }
+
+  /** Every door this daemon listens on; subclasses and later doors add theirs. */
+  protected doors(): Record<string, number | string> {
+    return { tcp: this.#port };
+  }
+
+  /** True when `token` is this daemon's token (constant-time). */
+  protected checkToken(token: unknown): boolean {
+    const expected = this.#options.token;
+    if (expected === undefined || typeof token !== 'string') return false;
+    return timingSafeEqual(digest(token), digest(expected));
+  }
+
+  #builtins(): CommandDeclarations {
+    return {
+      dae: {
+        guest: true,
+        reply: 'credential',
+        spread: true,
+        // The original sent the daemon's secret in the last slot: never.
+        run: (guest: Guest) => {
+          guest.endAfterReplies();
+          return [this.name, process.pid, this.#port, null];
+        },
+      },
+      whois: { reply: 'credential', run: () => this.identity() },
+      options: { reply: 'commands', run: () => describeCommands(this.#commandTable()) },
+      ping: { reply: 'pong', run: () => undefined },
+      auth: {
+        guest: true,
+        run: (guest: Guest, token: unknown) => {
+          if (this.checkToken(token)) {
+            guest.authenticate();
+            return true;
+          }
+          const failures = (this.#authFailures.get(guest) ?? 0) + 1;
+          this.#authFailures.set(guest, failures);
+          if (failures >= MAX_AUTH_FAILURES) guest.endAfterReplies();
+          throw new DaeError('ERR_AUTH_FAILED', this.#options.token === undefined ? 'this daemon has no token' : 'wrong token');
+        },
+      },
+    };
+  }
+
+  #commandTable(): Map<string, Command> {
+    this.#table ??= buildCommandTable(this.commands, this.#builtins());
+    return this.#table;
+  }
+
+  #run(command: Command, args: unknown[], guest: Guest): unknown {
+    return command.guest ? command.run.call(this, guest, ...args) : command.run.apply(this, args);
+  }
+
+  #accept(session: Session): void {
+    if (this.#status !== 'listening') return session.fatal({ code: 'ERR_SHUTTING_DOWN', message: 'the daemon is stopping' });
+    if (this.#sessions.size >= this.limits.maxConnections) {
+      return session.fatal({ code: 'ERR_TOO_MANY_CONNECTIONS', message: `${this.name} serves at most ${this.limits.maxConnections} connections` });
+    }
+    this.#sessions.add(session);
+    session.once('close', () => this.#sessions.delete(session));
+    this.emit('guest', session);
+  }
+
+  #setStatus(status: DaemonStatus): void {
+    debug('%s %s -> %s', this.name, this.#status, status);
+    this.#status = status;
+    this.emit('status', status);
+  }
+}

@@ -1,0 +1,343 @@
+// One connection's session, whatever the door: ordered replies, in-flight and write-buffer limits, pushes, auth.
+import { EventEmitter } from 'node:events';
+import { DaeError, toWireError, type WireError } from '../errors.js';
+import { createDebug } from '../debug.js';
+import { formatPacket, formatReply, isHostHeader, isHttpRequestLine, isValidName, parsePacket } from '../protocol/packet.js';
+import type { Limits } from '../protocol/limits.js';
+import { RESERVED_NAMES, resolveCommand, type Command } from './commands.js';
+
+const debug = createDebug('session');
+
+/** What a session writes to: a socket, a WebSocket, or memory. */
+export interface Endpoint {
+  readonly kind: string;
+  readonly remote: string;
+  write(text: string): void;
+  /** Bytes accepted by `write` and not yet sent. */
+  readonly buffered: number;
+  pause(): void;
+  resume(): void;
+  /** Graceful close after what was written. */
+  end(): void;
+  destroy(): void;
+}
+
+/** The connection a command came from, as a handler sees it. */
+export interface Guest {
+  readonly id: number;
+  /** `tcp`, `unix`, `ws`, `local`. */
+  readonly kind: string;
+  readonly remote: string;
+  readonly authenticated: boolean;
+  /** Marks this connection as authenticated (for custom `auth` schemes). */
+  authenticate(): void;
+  /** Sends a packet that is not a reply; the name may not be one of the daemon's commands nor a reply name. */
+  push(name: string, ...args: unknown[]): boolean;
+  /** Ends the connection once every reply owed so far is written; later input is ignored. */
+  endAfterReplies(): void;
+  close(): void;
+  readonly closed: boolean;
+  on(event: 'close', listener: () => void): this;
+  once(event: 'close', listener: () => void): this;
+  off(event: 'close', listener: () => void): this;
+}
+
+/** What a session needs from its daemon. */
+export interface SessionHost {
+  readonly commands: Map<string, Command>;
+  readonly limits: Limits;
+  /** Runs a resolved command with `this` bound to the daemon. */
+  run(command: Command, args: unknown[], guest: Guest): unknown;
+}
+
+interface Slot {
+  text: string | null;
+}
+
+const FATAL_CLOSE_MS = 1000;
+let nextId = 1;
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function';
+}
+
+function errorPacket(error: WireError): string {
+  return formatPacket('error', [error]);
+}
+
+/** Serves one connection. Lines go in through `receive`; replies come out in order through the endpoint. */
+export class Session extends EventEmitter implements Guest {
+  readonly id = nextId++;
+  readonly #host: SessionHost;
+  readonly #endpoint: Endpoint;
+  readonly #limits: Limits;
+  #slots: Slot[] = [];
+  #slotHead = 0;
+  #inFlight = 0;
+  #backlog: string[] = [];
+  #backlogHead = 0;
+  #out = '';
+  #flushQueued = false;
+  #firstLine = true;
+  #authenticated: boolean;
+  #inputDone = false; // no more input will be processed (peer ended, `dae`, stop, fatal)
+  #endWhenIdle = false;
+  #closed = false;
+  #pausedForInFlight = false;
+  #pausedForWrite = false;
+  #slowTimer: NodeJS.Timeout | null = null;
+  #idleTimer: NodeJS.Timeout | null = null;
+  #killTimer: NodeJS.Timeout | null = null;
+
+  constructor(host: SessionHost, endpoint: Endpoint, options: { authenticated?: boolean } = {}) {
+    super();
+    this.#host = host;
+    this.#endpoint = endpoint;
+    this.#limits = host.limits;
+    this.#authenticated = options.authenticated === true;
+    if (this.#limits.idleTimeout > 0) {
+      this.#idleTimer = setTimeout(() => this.fatal({ code: 'ERR_IDLE_TIMEOUT', message: `nothing received for ${this.#limits.idleTimeout} ms` }), this.#limits.idleTimeout);
+    }
+  }
+
+  get kind(): string {
+    return this.#endpoint.kind;
+  }
+
+  get remote(): string {
+    return this.#endpoint.remote;
+  }
+
+  get authenticated(): boolean {
+    return this.#authenticated;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  authenticate(): void {
+    this.#authenticated = true;
+  }
+
+  /** One line of input (a packet without its newline). */
+  receive(line: string): void {
+    if (this.#inputDone) return;
+    this.#idleTimer?.refresh();
+    if (this.#firstLine) {
+      if (line.trim() === '') return;
+      this.#firstLine = false;
+      if (isHttpRequestLine(line)) return this.#refuse('an HTTP request');
+    }
+    if (line.length > 4 && isHostHeader(line)) return this.#refuse('a Host: header');
+    if (this.#backlog.length > this.#backlogHead || this.#inFlight >= this.#limits.maxInFlight) {
+      this.#backlog.push(line);
+      this.#setPaused('inFlight', true);
+      return;
+    }
+    this.#handle(line);
+  }
+
+  /** The peer ended its side: answer everything received, then close. */
+  inputEnded(): void {
+    this.#endWhenIdle = true;
+    this.#queueFlush();
+  }
+
+  /** A connection-ending error, written just before the close. */
+  fatal(error: WireError): void {
+    if (this.#closed || this.#killTimer) return;
+    debug('#%d fatal %s', this.id, error.code);
+    this.#inputDone = true;
+    this.#backlog = [];
+    this.#backlogHead = 0;
+    // Replies already complete go first; commands still running are abandoned.
+    this.#collect();
+    this.#slots = [];
+    this.#slotHead = 0;
+    this.#out += errorPacket(error);
+    this.#flush();
+    this.#endpoint.end();
+    this.#killTimer = setTimeout(() => this.#endpoint.destroy(), FATAL_CLOSE_MS);
+    this.#killTimer.unref();
+  }
+
+  /** Daemon shutdown: stop taking commands, answer those received, then close. */
+  shutdown(): void {
+    if (this.#closed) return;
+    const waiting = this.#backlog.slice(this.#backlogHead);
+    this.#backlog = [];
+    this.#backlogHead = 0;
+    this.#inputDone = true;
+    for (const line of waiting) {
+      if (parsePacket(line).kind !== 'empty') this.#reply(errorPacket({ code: 'ERR_SHUTTING_DOWN', message: 'the daemon is stopping' }));
+    }
+    this.#endWhenIdle = true;
+    this.#queueFlush();
+  }
+
+  endAfterReplies(): void {
+    this.#inputDone = true;
+    this.#backlog = [];
+    this.#backlogHead = 0;
+    this.#endWhenIdle = true;
+    this.#queueFlush();
+  }
+
+  close(): void {
+    this.#endpoint.destroy();
+  }
+
+  push(name: string, ...args: unknown[]): boolean {
+    if (!isValidName(name) || RESERVED_NAMES.has(name) || this.#host.commands.has(name)) {
+      throw new DaeError('ERR_BAD_OPTION', `push name ${JSON.stringify(name)} is not valid or is a command or reply name`);
+    }
+    if (this.#closed || this.#killTimer) return false;
+    this.#out += formatPacket(name, args);
+    this.#queueFlush();
+    if (this.#endpoint.buffered + this.#out.length > 4 * this.#limits.maxWriteBuffer) {
+      this.fatal({ code: 'ERR_SLOW_CONSUMER', message: 'the peer does not read its pushes' });
+    }
+    return true;
+  }
+
+  /** The endpoint wrote everything it held. */
+  drained(): void {
+    if (this.#pausedForWrite && this.#endpoint.buffered <= this.#limits.maxWriteBuffer) {
+      if (this.#slowTimer) clearTimeout(this.#slowTimer);
+      this.#slowTimer = null;
+      this.#setPaused('write', false);
+    }
+  }
+
+  /** The endpoint is gone. */
+  closedByEndpoint(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#inputDone = true;
+    for (const timer of [this.#slowTimer, this.#idleTimer, this.#killTimer]) if (timer) clearTimeout(timer);
+    this.#slots = [];
+    this.#backlog = [];
+    this.emit('close');
+  }
+
+  #refuse(what: string): void {
+    debug('#%d refused %s', this.id, what);
+    this.#inputDone = true;
+    this.#endpoint.destroy();
+  }
+
+  #handle(line: string): void {
+    const parsed = parsePacket(line);
+    if (parsed.kind === 'empty') return;
+    if (parsed.kind === 'error') return this.#reply(errorPacket(parsed.error));
+    const resolved = resolveCommand(this.#host.commands, parsed.name, parsed.args, this.#authenticated);
+    if (!('run' in resolved)) return this.#reply(errorPacket(resolved));
+    let result: unknown;
+    try {
+      result = this.#host.run(resolved, parsed.args, this);
+    } catch (error) {
+      return this.#reply(errorPacket(toWireError(error)));
+    }
+    if (!isThenable(result)) return this.#reply(reply(resolved, result));
+    const slot: Slot = { text: null };
+    this.#slots.push(slot);
+    this.#inFlight++;
+    result.then(
+      (value) => this.#settle(slot, reply(resolved, value)),
+      (error: unknown) => this.#settle(slot, errorPacket(toWireError(error))),
+    );
+  }
+
+  #reply(text: string): void {
+    if (this.#slotHead === this.#slots.length) {
+      this.#out += text;
+      this.#queueFlush();
+    } else {
+      this.#slots.push({ text });
+    }
+  }
+
+  #settle(slot: Slot, text: string): void {
+    if (this.#closed) return;
+    this.#inFlight--;
+    slot.text = text;
+    this.#collect();
+    this.#queueFlush();
+    while (this.#backlogHead < this.#backlog.length && this.#inFlight < this.#limits.maxInFlight && !this.#inputDone) {
+      const line = this.#backlog[this.#backlogHead]!;
+      this.#backlog[this.#backlogHead++] = '';
+      this.#handle(line);
+    }
+    if (this.#backlogHead === this.#backlog.length) {
+      this.#backlog = [];
+      this.#backlogHead = 0;
+      this.#setPaused('inFlight', false);
+    }
+  }
+
+  // Moves finished replies at the head of the queue to the output.
+  #collect(): void {
+    const slots = this.#slots;
+    let head = this.#slotHead;
+    while (head < slots.length && slots[head]!.text !== null) this.#out += slots[head++]!.text;
+    if (head === slots.length) {
+      this.#slots = [];
+      this.#slotHead = 0;
+    } else {
+      this.#slotHead = head;
+    }
+  }
+
+  #queueFlush(): void {
+    if (this.#flushQueued) return;
+    this.#flushQueued = true;
+    queueMicrotask(() => {
+      this.#flushQueued = false;
+      this.#flush();
+      this.#maybeEnd();
+    });
+  }
+
+  #flush(): void {
+    if (this.#out === '' || this.#closed) return;
+    const text = this.#out;
+    this.#out = '';
+    this.#endpoint.write(text);
+    if (this.#endpoint.buffered > this.#limits.maxWriteBuffer && !this.#pausedForWrite) {
+      this.#setPaused('write', true);
+      this.#slowTimer = setTimeout(
+        () => this.fatal({ code: 'ERR_SLOW_CONSUMER', message: `replies waited over ${this.#limits.slowConsumerTimeout} ms to be read` }),
+        this.#limits.slowConsumerTimeout,
+      );
+    }
+  }
+
+  // Only called after a flush, so a reply queued in the same tick is never cut off.
+  #maybeEnd(): void {
+    if (!this.#endWhenIdle || this.#closed || this.#killTimer) return;
+    if (this.#slots.length > this.#slotHead || this.#backlog.length > this.#backlogHead) return;
+    this.#inputDone = true;
+    this.#flush();
+    this.#endpoint.end();
+  }
+
+  #setPaused(reason: 'inFlight' | 'write', paused: boolean): void {
+    const before = this.#pausedForInFlight || this.#pausedForWrite;
+    if (reason === 'inFlight') this.#pausedForInFlight = paused;
+    else this.#pausedForWrite = paused;
+    const after = this.#pausedForInFlight || this.#pausedForWrite;
+    if (before === after) return;
+    if (after) this.#endpoint.pause();
+    else this.#endpoint.resume();
+  }
+}
+
+function reply(command: Command, value: unknown): string {
+  try {
+    if (command.spread && Array.isArray(value)) return formatPacket(command.reply, value);
+    return formatReply(command.reply, value);
+  } catch (error) {
+    return errorPacket({ code: 'ERR_COMMAND_FAILED', message: `the result of ${command.name} is not JSON: ${(error as Error).message}` });
+  }
+}

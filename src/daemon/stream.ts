@@ -1,0 +1,54 @@
+// The stream doors (TCP and unix socket): a net.Server whose sockets feed sessions through the framer.
+import type { Server, Socket } from 'node:net';
+import { Framer } from '../protocol/framer.js';
+import { Session, type Endpoint, type SessionHost } from './session.js';
+
+function socketEndpoint(socket: Socket, kind: string): Endpoint {
+  return {
+    kind,
+    remote: kind === 'unix' ? 'unix' : `${socket.remoteAddress}:${socket.remotePort}`,
+    write: (text) => void socket.write(text),
+    get buffered() {
+      return socket.writableLength;
+    },
+    pause: () => void socket.pause(),
+    resume: () => void socket.resume(),
+    end: () => void socket.end(),
+    destroy: () => void socket.destroy(),
+  };
+}
+
+export interface StreamDoorOptions {
+  kind: 'tcp' | 'unix';
+  /** Sessions start authenticated (a 0600 unix socket: the file permission is the authentication). */
+  trusted?: boolean;
+  /** Called for each accepted connection (it may refuse it with a fatal error). */
+  accept(session: Session): void;
+}
+
+/** Wires a server's connections to sessions. */
+export function serveStream(server: Server, host: SessionHost, options: StreamDoorOptions): void {
+  server.on('connection', (socket: Socket) => {
+    socket.setNoDelay(true);
+    const session = new Session(host, socketEndpoint(socket, options.kind), { authenticated: options.trusted === true });
+    const framer = new Framer(
+      {
+        line: (text) => session.receive(text),
+        tooLarge: (bytes) => session.fatal({ code: 'ERR_PACKET_TOO_LARGE', message: `a packet of ${bytes}+ bytes is over the limit of ${host.limits.maxPacketBytes}` }),
+      },
+      { maxPacketBytes: host.limits.maxPacketBytes },
+    );
+    socket.on('data', (chunk: Buffer) => framer.push(chunk));
+    socket.on('end', () => {
+      framer.end();
+      session.inputEnded();
+    });
+    socket.on('drain', () => session.drained());
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => {
+      framer.stop();
+      session.closedByEndpoint();
+    });
+    options.accept(session);
+  });
+}

@@ -1,0 +1,67 @@
+// The one table of stable error codes. A code is never reused or renamed; the README lists the same set.
+export const ERRORS = {
+  ERR_BAD_PACKET: 'a line that is not `name [json]`',
+  ERR_BAD_ARGS: 'arguments that are not JSON, or fewer than required, or more than declared',
+  ERR_UNKNOWN_COMMAND: 'no such command on this daemon',
+  ERR_COMMAND_FAILED: 'the handler threw an error without a code of its own',
+  ERR_PACKET_TOO_LARGE: 'a packet over the size limit; the connection is closed',
+  ERR_SLOW_CONSUMER: 'the peer stopped reading while replies piled up; the connection is closed',
+  ERR_IDLE_TIMEOUT: 'nothing arrived within the idle timeout; the connection is closed',
+  ERR_TOO_MANY_CONNECTIONS: 'the daemon is at its connection limit; the connection is closed',
+  ERR_AUTH_REQUIRED: 'a protected command before a successful `auth`',
+  ERR_AUTH_FAILED: 'a wrong token, or no token configured',
+  ERR_SHUTTING_DOWN: 'the daemon is stopping and takes no new commands',
+  ERR_TIMEOUT: 'a call got no reply within its timeout (client side)',
+  ERR_CONNECTION_FAILED: 'a connection could not be opened (client side)',
+  ERR_CONNECTION_CLOSED: 'the connection closed before the reply arrived (client side)',
+  ERR_PROTOCOL: 'the peer sent something that breaks the protocol (client side)',
+  ERR_BAD_OPTION: 'an option or declaration that is not valid (library API)',
+  ERR_NOT_SUPERVISED: 'a supervisor was needed but none is known (no `DAE_PORT`)',
+} as const;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** The shape in which errors cross the wire. */
+export interface WireError {
+  code: string;
+  message: string;
+}
+
+/** Every error dae raises or relays: branch on `code`, never on `message`. */
+export class DaeError extends Error {
+  readonly code: string;
+
+  constructor(code: ErrorCode | (string & {}), message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DaeError';
+    this.code = code;
+  }
+
+  /** The `{code, message}` sent over the wire: never a stack. */
+  toWire(): WireError {
+    return { code: this.code, message: this.message };
+  }
+}
+
+const CODE = /^ERR_[A-Z0-9_]{1,60}$/;
+
+/** Turns anything a handler threw into the wire form, keeping a handler's own well-formed code. */
+export function toWireError(error: unknown): WireError {
+  if (error instanceof DaeError) return error.toWire();
+  if (error !== null && typeof error === 'object') {
+    const { code, message } = error as { code?: unknown; message?: unknown };
+    const text = typeof message === 'string' ? message : 'command failed';
+    if (typeof code === 'string' && CODE.test(code)) return { code, message: text };
+    return { code: 'ERR_COMMAND_FAILED', message: text };
+  }
+  return { code: 'ERR_COMMAND_FAILED', message: typeof error === 'string' ? error : 'command failed' };
+}
+
+/** Rebuilds a `DaeError` from the wire, tolerating a malformed peer. */
+export function fromWire(value: unknown): DaeError {
+  if (value !== null && typeof value === 'object') {
+    const { code, message } = value as { code?: unknown; message?: unknown };
+    if (typeof code === 'string') return new DaeError(code, typeof message === 'string' ? message : code);
+  }
+  return new DaeError('ERR_PROTOCOL', `malformed error reply: ${JSON.stringify(value)}`);
+}

@@ -1,0 +1,9 @@
+// The public surface of dae.
+export { Daemon, type DaemonOptions, type Identity, type DaemonStatus } from './daemon/daemon.js';
+export { runDaemon } from './daemon/main.js';
+export type { Guest } from './daemon/session.js';
+export type { CommandDeclarations, CommandSpec, Handler } from './daemon/commands.js';
+export { Client, type ClientOptions, type CallOptions } from './client/client.js';
+export { connectWithDae, connectWith } from './client/connect.js';
+export { DaeError, ERRORS, type ErrorCode, type WireError } from './errors.js';
+export { DEFAULT_LIMITS, type Limits } from './protocol/limits.js';

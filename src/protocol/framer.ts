@@ -1,0 +1,179 @@
+// Byte-level line framer. Why not split2: its `maxLength` counts characters of an already-decoded string
+// (a multi-byte flood passes it), and it cannot see the legacy rule (unterminated `name [array]` packets).
+
+const LF = 0x0a;
+const SPACE = 0x20;
+const TAB = 0x09;
+const CR = 0x0d;
+const OPEN = 0x5b; // [
+const CLOSE = 0x5d; // ]
+const BRACE_OPEN = 0x7b;
+const BRACE_CLOSE = 0x7d;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const MAX_NAME = 64;
+
+export interface FramerSink {
+  /** A complete packet's text (UTF-8 decoded, without its newline). */
+  line(text: string): void;
+  /** A packet grew past the limit; the framer has stopped. */
+  tooLarge(bytes: number): void;
+}
+
+export interface FramerOptions {
+  maxPacketBytes: number;
+  /** Dispatch an unterminated tail made only of complete `name [array]` packets (the original dae client). */
+  legacy?: boolean;
+}
+
+function isNameByte(b: number): boolean {
+  return (
+    (b >= 0x61 && b <= 0x7a) || (b >= 0x41 && b <= 0x5a) || (b >= 0x30 && b <= 0x39) ||
+    b === 0x5f || b === 0x2e || b === 0x3a || b === 0x2d
+  );
+}
+
+const enum Scan { Start, Name, Gap, Array, Str, Esc, Dead }
+
+/** Splits a byte stream into lines, counting limits in bytes and decoding UTF-8 only on whole lines. */
+export class Framer {
+  readonly #sink: FramerSink;
+  readonly #max: number;
+  readonly #legacy: boolean;
+  #parts: Buffer[] = [];
+  #partBytes = 0;
+  #stopped = false;
+  // Legacy scanner over the unterminated tail, resumed across reads so each byte is looked at once.
+  #scan = Scan.Start;
+  #scanned = 0;
+  #nameLength = 0;
+  #depth = 0;
+  #cuts: number[] = [];
+
+  constructor(sink: FramerSink, options: FramerOptions) {
+    this.#sink = sink;
+    this.#max = options.maxPacketBytes;
+    this.#legacy = options.legacy ?? true;
+  }
+
+  /** Bytes held for an unfinished packet. */
+  get buffered(): number {
+    return this.#partBytes;
+  }
+
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  /** Stops emitting; later input is ignored. */
+  stop(): void {
+    this.#stopped = true;
+    this.#parts = [];
+    this.#partBytes = 0;
+  }
+
+  push(chunk: Buffer): void {
+    if (this.#stopped) return;
+    let start = 0;
+    let nl = chunk.indexOf(LF);
+    if (nl !== -1 && this.#partBytes > 0) {
+      if (this.#partBytes + nl > this.#max) return this.#overflow(this.#partBytes + nl);
+      this.#parts.push(chunk.subarray(0, nl));
+      const whole = Buffer.concat(this.#parts, this.#partBytes + nl);
+      this.#resetTail();
+      this.#emit(whole, 0, whole.length);
+      start = nl + 1;
+      nl = start < chunk.length ? chunk.indexOf(LF, start) : -1;
+    }
+    while (nl !== -1 && !this.#stopped) {
+      if (nl - start > this.#max) return this.#overflow(nl - start);
+      this.#emit(chunk, start, nl);
+      start = nl + 1;
+      nl = start < chunk.length ? chunk.indexOf(LF, start) : -1;
+    }
+    if (this.#stopped || start >= chunk.length) return;
+    const rest = start === 0 ? chunk : chunk.subarray(start);
+    if (this.#partBytes + rest.length > this.#max) return this.#overflow(this.#partBytes + rest.length);
+    this.#parts.push(rest);
+    this.#partBytes += rest.length;
+    if (this.#legacy) this.#scanTail(rest);
+  }
+
+  /** The peer ended its side: what is left is a last packet. */
+  end(): void {
+    if (this.#stopped || this.#partBytes === 0) return;
+    const whole = Buffer.concat(this.#parts, this.#partBytes);
+    this.#resetTail();
+    this.#emit(whole, 0, whole.length);
+  }
+
+  #emit(buffer: Buffer, start: number, end: number): void {
+    if (end > start && buffer[end - 1] === CR) end--;
+    this.#sink.line(buffer.toString('utf8', start, end));
+  }
+
+  #overflow(bytes: number): void {
+    this.stop();
+    this.#sink.tooLarge(bytes);
+  }
+
+  #resetTail(): void {
+    this.#parts = [];
+    this.#partBytes = 0;
+    this.#scan = Scan.Start;
+    this.#scanned = 0;
+    this.#cuts = [];
+  }
+
+  // Advances the legacy scanner over newly buffered bytes; dispatches the tail when it is whole packets only.
+  #scanTail(bytes: Buffer): void {
+    let state = this.#scan;
+    if (state === Scan.Dead) return;
+    const base = this.#scanned;
+    for (let i = 0; i < bytes.length; i++) {
+      const b = bytes[i]!;
+      switch (state) {
+        case Scan.Start:
+          if (b === SPACE || b === TAB || b === CR) break;
+          if (isNameByte(b)) { state = Scan.Name; this.#nameLength = 1; break; }
+          state = Scan.Dead; break;
+        case Scan.Name:
+          if (isNameByte(b)) { if (++this.#nameLength > MAX_NAME) state = Scan.Dead; break; }
+          if (b === SPACE || b === TAB) { state = Scan.Gap; break; }
+          if (b === OPEN) { state = Scan.Array; this.#depth = 1; break; }
+          state = Scan.Dead; break;
+        case Scan.Gap:
+          if (b === SPACE || b === TAB) break;
+          if (b === OPEN) { state = Scan.Array; this.#depth = 1; break; }
+          state = Scan.Dead; break;
+        case Scan.Array:
+          if (b === QUOTE) state = Scan.Str;
+          else if (b === OPEN || b === BRACE_OPEN) this.#depth++;
+          else if ((b === CLOSE || b === BRACE_CLOSE) && --this.#depth === 0) {
+            state = Scan.Start;
+            this.#cuts.push(base + i + 1);
+          }
+          break;
+        case Scan.Str:
+          if (b === BACKSLASH) state = Scan.Esc;
+          else if (b === QUOTE) state = Scan.Array;
+          break;
+        case Scan.Esc:
+          state = Scan.Str; break;
+      }
+      if (state === Scan.Dead) break;
+    }
+    this.#scan = state;
+    this.#scanned = base + bytes.length;
+    if (state !== Scan.Start || this.#cuts.length === 0) return;
+    const whole = Buffer.concat(this.#parts, this.#partBytes);
+    const cuts = this.#cuts;
+    this.#resetTail();
+    let from = 0;
+    for (const cut of cuts) {
+      if (this.#stopped) return;
+      this.#emit(whole, from, cut);
+      from = cut;
+    }
+  }
+}
