@@ -57,24 +57,24 @@ export class Client extends EventEmitter {
     if (options.path === undefined && (options.port === undefined || !Number.isInteger(options.port))) {
       throw new DaeError('ERR_BAD_OPTION', `connect needs a port or a path, got ${JSON.stringify(options)}`);
     }
-    let client: Client | undefined;
+    const ref: { client?: Client } = {};
     let markClosed!: () => void;
     const closed = new Promise<void>((resolve) => (markClosed = resolve));
     const transport = await openStream(
       { ...options, maxPacketBytes: options.maxPacketBytes ?? DEFAULT_MAX_PACKET },
       {
         line: (text) => {
-          if (client) client.#onLine(text);
+          if (ref.client) ref.client.#onLine(text);
         },
         close: (error) => {
-          if (client) client.#onClose(error);
+          if (ref.client) ref.client.#onClose(error);
           markClosed();
         },
       },
     );
     // Events reach the transport only after this continuation has run: nothing is missed.
-    client = new Client(transport, options.timeout ?? DEFAULT_TIMEOUT, closed);
-    return client;
+    ref.client = new Client(transport, options.timeout ?? DEFAULT_TIMEOUT, closed);
+    return ref.client;
   }
 
   get closed(): boolean {

@@ -2,7 +2,6 @@
 import { DaeError, type WireError } from '../errors.js';
 import { isValidName } from '../protocol/packet.js';
 import { arityOf } from './arity.js';
-import type { Guest } from './session.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- handlers take whatever JSON the wire brings
 export type Handler = (...args: any[]) => unknown;

@@ -85,7 +85,6 @@ export abstract class Daemon extends EventEmitter {
   #status: DaemonStatus = 'idle';
   readonly #sessions = new Set<Session>();
   readonly #authFailures = new WeakMap<Guest, number>();
-  readonly #host: SessionHost;
 
   constructor(options: DaemonOptions = {}) {
     super();
@@ -97,14 +96,6 @@ export abstract class Daemon extends EventEmitter {
     if (options.token !== undefined && (typeof options.token !== 'string' || options.token.length < 16)) {
       throw new DaeError('ERR_BAD_OPTION', 'token must be a string of at least 16 characters');
     }
-    const daemon = this;
-    this.#host = {
-      get commands() {
-        return daemon.#commandTable();
-      },
-      limits: this.limits,
-      run: (command, args, guest) => this.#run(command, args, guest),
-    };
   }
 
   get status(): DaemonStatus {
@@ -121,11 +112,11 @@ export abstract class Daemon extends EventEmitter {
     if (this.#status !== 'idle') throw new DaeError('ERR_BAD_OPTION', `start() called when ${this.#status}`);
     this.#setStatus('starting');
     if (this.env.name !== undefined) this.name = this.env.name;
-    this.#commandTable();
+    const sessionHost: SessionHost = { commands: this.#commandTable(), limits: this.limits, run: (command, args, guest) => this.#run(command, args, guest) };
     const port = this.env.tcpPort ?? this.#options.port ?? 0;
     const host = this.#options.host ?? '127.0.0.1';
     const server = createServer({ allowHalfOpen: true, noDelay: true });
-    serveStream(server, this.#host, { kind: 'tcp', accept: (session) => this.#accept(session) });
+    serveStream(server, sessionHost, { kind: 'tcp', accept: (session) => this.#accept(session) });
     try {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);

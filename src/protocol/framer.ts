@@ -26,6 +26,13 @@ export interface FramerOptions {
   legacy?: boolean;
 }
 
+// 1 when the line ending at `nl` in `chunk` (preceded by `parts`) ends with `\r`, which the limit does not count.
+function endsWithCr(chunk: Buffer, nl: number, parts: Buffer[]): number {
+  if (nl > 0) return chunk[nl - 1] === CR ? 1 : 0;
+  const last = parts[parts.length - 1];
+  return last !== undefined && last[last.length - 1] === CR ? 1 : 0;
+}
+
 function isNameByte(b: number): boolean {
   return (
     (b >= 0x61 && b <= 0x7a) || (b >= 0x41 && b <= 0x5a) || (b >= 0x30 && b <= 0x39) ||
@@ -77,26 +84,29 @@ export class Framer {
     let start = 0;
     let nl = chunk.indexOf(LF);
     if (nl !== -1 && this.#partBytes > 0) {
-      if (this.#partBytes + nl > this.#max) return this.#overflow(this.#partBytes + nl);
+      const bytes = this.#partBytes + nl;
+      if (bytes - endsWithCr(chunk, nl, this.#parts) > this.#max) return this.#overflow(bytes);
       this.#parts.push(chunk.subarray(0, nl));
-      const whole = Buffer.concat(this.#parts, this.#partBytes + nl);
+      const whole = Buffer.concat(this.#parts, bytes);
       this.#resetTail();
       this.#emit(whole, 0, whole.length);
       start = nl + 1;
       nl = start < chunk.length ? chunk.indexOf(LF, start) : -1;
     }
     while (nl !== -1 && !this.#stopped) {
-      if (nl - start > this.#max) return this.#overflow(nl - start);
+      if (nl - start - (nl > start && chunk[nl - 1] === CR ? 1 : 0) > this.#max) return this.#overflow(nl - start);
       this.#emit(chunk, start, nl);
       start = nl + 1;
       nl = start < chunk.length ? chunk.indexOf(LF, start) : -1;
     }
     if (this.#stopped || start >= chunk.length) return;
     const rest = start === 0 ? chunk : chunk.subarray(start);
-    if (this.#partBytes + rest.length > this.#max) return this.#overflow(this.#partBytes + rest.length);
     this.#parts.push(rest);
     this.#partBytes += rest.length;
+    // Legacy packets are cut out of the tail before it is measured: several small ones may share a read.
     if (this.#legacy) this.#scanTail(rest);
+    // One byte of slack: the tail may end with the `\r` of a `\r\n` that does not count.
+    if (this.#partBytes > this.#max + 1) this.#overflow(this.#partBytes);
   }
 
   /** The peer ended its side: what is left is a last packet. */
@@ -172,6 +182,7 @@ export class Framer {
     let from = 0;
     for (const cut of cuts) {
       if (this.#stopped) return;
+      if (cut - from > this.#max) return this.#overflow(cut - from);
       this.#emit(whole, from, cut);
       from = cut;
     }
