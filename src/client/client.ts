@@ -32,6 +32,9 @@ interface Pending {
 // The built-ins answer under the original dae's names.
 const REPLY_NAMES: Readonly<Record<string, string>> = { dae: 'credential', whois: 'credential', options: 'commands', ping: 'pong' };
 
+// Errors the server writes just before it closes the connection: pending calls get them too.
+const CLOSING_CODES = new Set(['ERR_PACKET_TOO_LARGE', 'ERR_SLOW_CONSUMER', 'ERR_IDLE_TIMEOUT', 'ERR_TOO_MANY_CONNECTIONS']);
+
 const DEFAULT_TIMEOUT = 10_000;
 const DEFAULT_MAX_PACKET = 64 * 1024 * 1024;
 
@@ -140,8 +143,11 @@ export class Client extends EventEmitter {
       if (head.timer) clearTimeout(head.timer);
       if (head.settled) return;
       head.settled = true;
-      if (name === 'error') head.reject(fromWire(args[0]));
-      else head.resolve(head.spread ? args : args[0]);
+      if (name === 'error') {
+        const error = fromWire(args[0]);
+        if (CLOSING_CODES.has(error.code)) this.#closeError ??= error;
+        head.reject(error);
+      } else head.resolve(head.spread ? args : args[0]);
       return;
     }
     if (name === 'error') this.#closeError = fromWire(args[0]);
