@@ -17,6 +17,7 @@ export const ERRORS = {
   ERR_PROTOCOL: 'the peer sent something that breaks the protocol (client side)',
   ERR_BAD_OPTION: 'an option or declaration that is not valid (library API)',
   ERR_NOT_SUPERVISED: 'a supervisor was needed but none is known (no `DAE_PORT`)',
+  ERR_BAD_CONFIG: 'a config file with an unknown key, a wrong type or an impossible value',
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

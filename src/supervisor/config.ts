@@ -1,0 +1,132 @@
+// daeconfig.json: every key with its default, and a check that names the key, what was expected and what was found.
+import { constants } from 'node:os';
+import { DaeError } from '../errors.js';
+import { DEFAULT_POLICY, type RestartPolicy } from './policy.js';
+
+export type Protocol = 'tcp' | 'http' | 'ws';
+export const PROTOCOLS: readonly Protocol[] = ['tcp', 'http', 'ws'];
+
+export interface DaeConfig {
+  /** Address of the supervisor's TCP door and of the daemons it runs. */
+  host: string;
+  /** The supervisor's Common TCP port; 0 = OS-assigned (recorded in the home). */
+  port: number;
+  /** Where each protocol's port leases start. */
+  portrangestart: Record<Protocol, number>;
+  /** `null` = standalone; `"host:port"` or a list of them = a machine manager of that LAN manager. */
+  lanmanageraddress: string | string[] | null;
+  restart: RestartPolicy;
+  stopSignal: string;
+  /** ms between the stop signal and SIGKILL. */
+  stopTimeout: number;
+  /** ms a new daemon has to report ready. */
+  readyTimeout: number;
+  /** ms a daemon left running by a previous supervisor has to re-connect before it is restarted. */
+  adoptTimeout: number;
+  liveness: { interval: number; misses: number };
+  /** ms between CPU and memory samples (and `maxMemory` checks). */
+  sampleInterval: number;
+  logs: { maxBytes: number; files: number };
+}
+
+export const DEFAULT_CONFIG: Readonly<DaeConfig> = Object.freeze({
+  host: '127.0.0.1',
+  port: 23550,
+  portrangestart: { tcp: 15000, http: 16000, ws: 17000 },
+  lanmanageraddress: null,
+  restart: { ...DEFAULT_POLICY },
+  stopSignal: 'SIGTERM',
+  stopTimeout: 5000,
+  readyTimeout: 10_000,
+  adoptTimeout: 10_000,
+  liveness: { interval: 5000, misses: 3 },
+  sampleInterval: 5000,
+  logs: { maxBytes: 10 * 1024 * 1024, files: 5 },
+});
+
+type Check = (value: unknown) => string | null;
+
+const wholeFrom = (min: number, max = Number.MAX_SAFE_INTEGER): Check => (value) =>
+  typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max ? null : `a whole number from ${min} to ${max}`;
+const oneOf = (options: readonly string[]): Check => (value) =>
+  typeof value === 'string' && options.includes(value) ? null : `one of ${options.join(', ')}`;
+const nonEmptyString: Check = (value) => (typeof value === 'string' && value.trim() !== '' ? null : 'a non-empty string');
+const HOST_PORT = /^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:.]+\]:\d{1,5}$/;
+const lanAddress: Check = (value) => {
+  const ok = (item: unknown): boolean => typeof item === 'string' && HOST_PORT.test(item) && Number(item.slice(item.lastIndexOf(':') + 1)) <= 65535;
+  if (value === null || ok(value) || (Array.isArray(value) && value.length > 0 && value.every(ok))) return null;
+  return 'null, "host:port" or a non-empty list of "host:port"';
+};
+
+const SIGNALS = Object.keys(constants.signals);
+
+const SCHEMA: Record<string, Check | Record<string, Check>> = {
+  host: nonEmptyString,
+  port: wholeFrom(0, 65535),
+  portrangestart: { tcp: wholeFrom(1, 65535), http: wholeFrom(1, 65535), ws: wholeFrom(1, 65535) },
+  lanmanageraddress: lanAddress,
+  restart: {
+    mode: oneOf(['always', 'on-failure', 'never']),
+    minUptime: wholeFrom(0),
+    maxRestarts: wholeFrom(1),
+    backoffBase: wholeFrom(0),
+    backoffMax: wholeFrom(0),
+    resetAfter: wholeFrom(0),
+  },
+  stopSignal: oneOf(SIGNALS),
+  stopTimeout: wholeFrom(0),
+  readyTimeout: wholeFrom(1),
+  adoptTimeout: wholeFrom(1),
+  liveness: { interval: wholeFrom(0), misses: wholeFrom(1) },
+  sampleInterval: wholeFrom(100),
+  logs: { maxBytes: wholeFrom(1024), files: wholeFrom(1, 100) },
+};
+
+function found(value: unknown): string {
+  return value === undefined ? 'nothing' : JSON.stringify(value);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** Checks a parsed config (missing keys take their defaults) and returns the whole config. */
+export function checkConfig(input: unknown, source = 'daeconfig.json'): DaeConfig {
+  if (!isObject(input)) throw new DaeError('ERR_BAD_CONFIG', `${source}: expected a JSON object, found ${found(input)}`);
+  const out = structuredClone(DEFAULT_CONFIG) as unknown as Record<string, unknown>;
+  for (const [key, value] of Object.entries(input)) {
+    const rule = SCHEMA[key];
+    if (rule === undefined) throw new DaeError('ERR_BAD_CONFIG', `${source}: unknown key "${key}" (known: ${Object.keys(SCHEMA).join(', ')})`);
+    if (typeof rule === 'function') {
+      const expected = rule(value);
+      if (expected !== null) throw new DaeError('ERR_BAD_CONFIG', `${source}: key "${key}" expected ${expected}, found ${found(value)}`);
+      out[key] = value;
+      continue;
+    }
+    if (!isObject(value)) throw new DaeError('ERR_BAD_CONFIG', `${source}: key "${key}" expected an object with ${Object.keys(rule).join(', ')}, found ${found(value)}`);
+    const group = out[key] as Record<string, unknown>;
+    for (const [inner, innerValue] of Object.entries(value)) {
+      const check = rule[inner];
+      if (check === undefined) throw new DaeError('ERR_BAD_CONFIG', `${source}: unknown key "${key}.${inner}" (known: ${Object.keys(rule).join(', ')})`);
+      const expected = check(innerValue);
+      if (expected !== null) throw new DaeError('ERR_BAD_CONFIG', `${source}: key "${key}.${inner}" expected ${expected}, found ${found(innerValue)}`);
+      group[inner] = innerValue;
+    }
+  }
+  const config = out as unknown as DaeConfig;
+  if (config.restart.backoffMax < config.restart.backoffBase) {
+    throw new DaeError('ERR_BAD_CONFIG', `${source}: key "restart.backoffMax" expected at least restart.backoffBase (${config.restart.backoffBase}), found ${config.restart.backoffMax}`);
+  }
+  return config;
+}
+
+/** Parses the text of a config file. */
+export function parseConfig(text: string, source = 'daeconfig.json'): DaeConfig {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new DaeError('ERR_BAD_CONFIG', `${source}: not valid JSON (${(error as Error).message})`);
+  }
+  return checkConfig(value, source);
+}
