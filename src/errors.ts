@@ -17,6 +17,13 @@ export const ERRORS = {
   ERR_PROTOCOL: 'the peer sent something that breaks the protocol (client side)',
   ERR_BAD_OPTION: 'an option or declaration that is not valid (library API)',
   ERR_NOT_SUPERVISED: 'a supervisor was needed but none is known (no `DAE_PORT`)',
+  ERR_NO_PORT: 'no free port is left in a range',
+  ERR_LOCKED: 'the home\'s lock could not be taken',
+  ERR_ALREADY_RUNNING: 'a supervisor already runs on this home',
+  ERR_ALREADY_INSTALLED: 'a daemon of that name is already installed',
+  ERR_NOT_INSTALLED: 'no daemon of that name is installed',
+  ERR_NOT_RUNNING: 'the daemon has no run that could answer this',
+  ERR_BAD_STATE: 'the state file cannot be read; it is left untouched',
   ERR_BAD_CONFIG: 'a config file with an unknown key, a wrong type or an impossible value',
 } as const;
 

@@ -21,6 +21,7 @@ export interface CallOptions {
 }
 
 interface Pending {
+  readonly command: string;
   readonly reply: string;
   readonly spread: boolean;
   resolve(value: unknown): void;
@@ -29,8 +30,8 @@ interface Pending {
   settled: boolean;
 }
 
-// The built-ins answer under the original dae's names.
-const REPLY_NAMES: Readonly<Record<string, string>> = { dae: 'credential', whois: 'credential', options: 'commands', ping: 'pong' };
+// Commands that answer under the original dae's reply names (the built-ins, and the supervisor's `list`).
+const REPLY_NAMES: Readonly<Record<string, string>> = { dae: 'credential', whois: 'credential', options: 'commands', ping: 'pong', list: 'daemons' };
 
 // Errors the server writes just before it closes the connection: pending calls get them too.
 const CLOSING_CODES = new Set(['ERR_PACKET_TOO_LARGE', 'ERR_SLOW_CONSUMER', 'ERR_IDLE_TIMEOUT', 'ERR_TOO_MANY_CONNECTIONS']);
@@ -103,7 +104,7 @@ export class Client extends EventEmitter {
       return Promise.reject(new DaeError('ERR_BAD_ARGS', `arguments of ${name} are not JSON: ${(error as Error).message}`));
     }
     return new Promise((resolve, reject) => {
-      const pending: Pending = { reply: REPLY_NAMES[name] ?? name, spread: name === 'dae', resolve, reject, timer: null, settled: false };
+      const pending: Pending = { command: name, reply: REPLY_NAMES[name] ?? name, spread: name === 'dae', resolve, reject, timer: null, settled: false };
       if (timeoutError) {
         pending.timer = setTimeout(() => {
           // The slot stays queued so the late reply is consumed by it, not by a later call.
@@ -134,7 +135,7 @@ export class Client extends EventEmitter {
     }
     const { name, args } = parsed;
     const head = this.#head < this.#pending.length ? this.#pending[this.#head]! : undefined;
-    if (head !== undefined && (name === head.reply || name === 'error')) {
+    if (head !== undefined && (name === head.command || name === head.reply || name === 'error')) {
       this.#pending[this.#head++] = undefined as unknown as Pending;
       if (this.#head === this.#pending.length) {
         this.#pending.length = 0;

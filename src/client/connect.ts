@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DaeError } from '../errors.js';
-import { readDaeEnv } from '../daemon/env.js';
+import { readDaeEnv } from '../protocol/env.js';
 import { Client, type ClientOptions } from './client.js';
 
 /** Where a daemon can be reached, as the supervisor's `info` describes it. */

@@ -16,7 +16,7 @@ export interface CommandSpec {
   /** Override the arity read from the handler's source. */
   required?: number;
   params?: number;
-  /** Reply under this name instead of the command's (the built-ins keep the original dae's names). */
+  /** Reply under this name instead of the command's (the original dae's names: `list` → `daemons`). Pushes may not use it. */
   reply?: string;
   /** The result is the reply's whole argument list, not its only argument. */
   spread?: boolean;
@@ -46,8 +46,8 @@ export function buildCommandTable(declared: CommandDeclarations, builtins: Comma
     if (RESERVED_NAMES.has(name)) throw new DaeError('ERR_BAD_OPTION', `command name ${JSON.stringify(name)} is reserved`);
     if (!builtin && table.has(name)) throw new DaeError('ERR_BAD_OPTION', `command ${JSON.stringify(name)} is a built-in`);
     const spec: CommandSpec = typeof entry === 'function' ? { run: entry } : entry;
-    if (!builtin && (spec.reply !== undefined || spec.spread !== undefined)) {
-      throw new DaeError('ERR_BAD_OPTION', `command ${JSON.stringify(name)}: \`reply\` and \`spread\` are for built-ins`);
+    if (!builtin && spec.reply !== undefined && (!isValidName(spec.reply) || RESERVED_NAMES.has(spec.reply))) {
+      throw new DaeError('ERR_BAD_OPTION', `command ${JSON.stringify(name)}: reply name ${JSON.stringify(spec.reply)} is not valid or is reserved`);
     }
     if (typeof spec?.run !== 'function') throw new DaeError('ERR_BAD_OPTION', `command ${JSON.stringify(name)} needs a function (got ${typeof spec?.run})`);
     const guest = spec.guest === true;
@@ -84,4 +84,11 @@ export function resolveCommand(
     return { code: 'ERR_BAD_ARGS', message: `${name} takes ${wanted} argument(s), got ${args.length}` };
   }
   return command;
+}
+
+/** Names a push may not use: every command's name and reply name, and the reserved ones. */
+export function isReplyName(table: Map<string, Command>, name: string): boolean {
+  if (RESERVED_NAMES.has(name) || table.has(name)) return true;
+  for (const command of table.values()) if (command.reply === name) return true;
+  return false;
 }

@@ -6,10 +6,12 @@ import { DaeError, toWireError } from '../errors.js';
 import { createDebug } from '../debug.js';
 import { DEFAULT_LIMITS, type Limits } from '../protocol/limits.js';
 import { buildCommandTable, describeCommands, resolveCommand, type Command, type CommandDeclarations } from './commands.js';
-import { readDaeEnv, type DaeEnv } from './env.js';
+import { readDaeEnv, type DaeEnv } from '../protocol/env.js';
 import { LocalGuest } from './local-guest.js';
 import type { Guest, Session, SessionHost } from './session.js';
 import { serveStream } from './stream.js';
+import { SupervisorLink } from './supervised.js';
+import { makePrivate, prepareSocketPath } from './unix.js';
 
 const debug = createDebug('daemon');
 
@@ -79,7 +81,9 @@ export abstract class Daemon extends EventEmitter {
   protected readonly env: DaeEnv;
   readonly #options: DaemonOptions;
   #table: Map<string, Command> | null = null;
-  #tcp: Server | null = null;
+  readonly #servers: Array<{ server: Server }> = [];
+  #sessionHost: SessionHost | null = null;
+  #link: SupervisorLink | null = null;
   #port = 0;
   #created = new Date();
   #status: DaemonStatus = 'idle';
@@ -112,30 +116,65 @@ export abstract class Daemon extends EventEmitter {
     if (this.#status !== 'idle') throw new DaeError('ERR_BAD_OPTION', `start() called when ${this.#status}`);
     this.#setStatus('starting');
     if (this.env.name !== undefined) this.name = this.env.name;
-    const sessionHost: SessionHost = { commands: this.#commandTable(), limits: this.limits, run: (command, args, guest) => this.#run(command, args, guest) };
+    this.#sessionHost = { commands: this.#commandTable(), limits: this.limits, run: (command, args, guest) => this.#run(command, args, guest) };
     const port = this.env.tcpPort ?? this.#options.port ?? 0;
     const host = this.#options.host ?? '127.0.0.1';
+    try {
+      const tcp = await this.#listen('tcp', { port, host }, false);
+      this.#port = (tcp.address() as { port: number }).port;
+      await this.openDoors();
+    } catch (error) {
+      await this.#closeServers();
+      this.#setStatus('stopped');
+      throw error;
+    }
+    this.#created = new Date();
+    this.#setStatus('listening');
+    debug('%s listening on %s:%d', this.name, host, this.#port);
+    const secret = this.env.secret;
+    if (this.env.supervised && secret !== undefined) {
+      this.#link = new SupervisorLink(() => ({ name: this.name, pid: process.pid, secret, ports: this.doors() }), this.#options.env ?? process.env);
+      await this.#link.open();
+    }
+  }
+
+  /** Opens further doors after the TCP one; subclasses extend it. */
+  protected async openDoors(): Promise<void> {}
+
+  /** Serves Common TCP on a unix socket (0600); `trusted` sessions start authenticated (the file mode is the auth). */
+  protected async listenUnix(path: string, trusted: boolean): Promise<void> {
+    await prepareSocketPath(path);
+    await this.#listen('unix', { path }, trusted);
+    await makePrivate(path);
+  }
+
+  async #listen(kind: 'tcp' | 'unix', where: { port?: number; host?: string; path?: string }, trusted: boolean): Promise<Server> {
+    const host = this.#sessionHost;
+    if (host === null) throw new DaeError('ERR_BAD_OPTION', 'doors open only during start()');
     const server = createServer({ allowHalfOpen: true, noDelay: true });
-    serveStream(server, sessionHost, { kind: 'tcp', accept: (session) => this.#accept(session) });
+    serveStream(server, host, { kind, trusted, accept: (session) => this.#accept(session) });
+    const label = where.path ?? `${where.host}:${where.port}`;
     try {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
-        server.listen({ port, host }, () => {
+        server.listen(where, () => {
           server.off('error', reject);
           resolve();
         });
       });
     } catch (error) {
-      this.#setStatus('stopped');
       const code = (error as NodeJS.ErrnoException).code;
-      throw new DaeError('ERR_BAD_OPTION', `${this.name} cannot listen on ${host}:${port}: ${code ?? (error as Error).message}`, { cause: error });
+      throw new DaeError('ERR_BAD_OPTION', `${this.name} cannot listen on ${label}: ${code ?? (error as Error).message}`, { cause: error });
     }
-    server.on('error', (error) => debug('%s tcp server error %s', this.name, error.message));
-    this.#tcp = server;
-    this.#port = (server.address() as { port: number }).port;
-    this.#created = new Date();
-    this.#setStatus('listening');
-    debug('%s listening on %s:%d', this.name, host, this.#port);
+    server.on('error', (error) => debug('%s %s server error %s', this.name, kind, error.message));
+    this.#servers.push({ server });
+    return server;
+  }
+
+  async #closeServers(): Promise<void> {
+    const servers = this.#servers.splice(0);
+    // Closing a unix server removes its socket file at once (libuv), so a successor can bind while connections drain.
+    await Promise.all(servers.map(({ server }) => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()))));
   }
 
   /** Stops accepting, lets commands in flight finish (up to `stopTimeout`), then closes every connection. */
@@ -143,8 +182,8 @@ export abstract class Daemon extends EventEmitter {
     if (this.#status === 'stopped' || this.#status === 'idle') return;
     if (this.#status === 'stopping') return new Promise((resolve) => this.once('stopped', () => resolve()));
     this.#setStatus('stopping');
-    const server = this.#tcp;
-    const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    this.#link?.close();
+    const closed = this.#closeServers();
     const sessions = [...this.#sessions];
     const allClosed = Promise.all(sessions.map((session) => (session.closed ? undefined : new Promise<void>((resolve) => session.once('close', () => resolve())))));
     for (const session of sessions) session.shutdown();

@@ -4,7 +4,7 @@ import { DaeError, toWireError, type WireError } from '../errors.js';
 import { createDebug } from '../debug.js';
 import { formatPacket, formatReply, isHostHeader, isHttpRequestLine, isValidName, parsePacket } from '../protocol/packet.js';
 import type { Limits } from '../protocol/limits.js';
-import { RESERVED_NAMES, resolveCommand, type Command } from './commands.js';
+import { isReplyName, resolveCommand, type Command } from './commands.js';
 
 const debug = createDebug('session');
 
@@ -189,7 +189,7 @@ export class Session extends EventEmitter implements Guest {
   }
 
   push(name: string, ...args: unknown[]): boolean {
-    if (!isValidName(name) || RESERVED_NAMES.has(name) || this.#host.commands.has(name)) {
+    if (!isValidName(name) || isReplyName(this.#host.commands, name)) {
       throw new DaeError('ERR_BAD_OPTION', `push name ${JSON.stringify(name)} is not valid or is a command or reply name`);
     }
     if (this.#closed || this.#killTimer) return false;

@@ -1,0 +1,67 @@
+// Durable writes: temporary file, fsync, rename, fsync of the directory. One writer at a time per file.
+import { open, rename, unlink } from 'node:fs/promises';
+import { dirname, basename, join } from 'node:path';
+
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Replaces `path` with `text` so that a crash leaves either the old or the new content, never a mix. */
+export async function writeFileAtomic(path: string, text: string, mode = 0o600): Promise<void> {
+  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  const handle = await open(temporary, 'w', mode);
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await rename(temporary, path);
+  } catch (error) {
+    await unlink(temporary).catch(() => undefined);
+    throw error;
+  }
+  await fsyncDir(dirname(path));
+}
+
+/** Serialises writes of one file: each `write` waits for the previous one; only the latest content is written. */
+export class SerialWriter {
+  readonly #path: string;
+  #running: Promise<void> | null = null;
+  #next: string | null = null;
+  #waiters: Array<{ resolve(): void; reject(error: unknown): void }> = [];
+
+  constructor(path: string) {
+    this.#path = path;
+  }
+
+  /** Resolves once `text` (or something newer) is durably on disk. */
+  write(text: string): Promise<void> {
+    this.#next = text;
+    const done = new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    if (this.#running === null) this.#running = this.#loop();
+    return done;
+  }
+
+  async #loop(): Promise<void> {
+    while (this.#next !== null) {
+      const text = this.#next;
+      const waiters = this.#waiters;
+      this.#next = null;
+      this.#waiters = [];
+      try {
+        await writeFileAtomic(this.#path, text);
+        for (const waiter of waiters) waiter.resolve();
+      } catch (error) {
+        for (const waiter of waiters) waiter.reject(error);
+      }
+    }
+    this.#running = null;
+  }
+}

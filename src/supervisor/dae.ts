@@ -1,0 +1,403 @@
+// `Dae`, the supervisor: a Daemon that installs, runs, watches and restarts the daemons of one machine.
+import { appendFileSync, existsSync, readFileSync, statSync, writeFileSync, unlinkSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { Daemon } from '../daemon/daemon.js';
+import type { Guest } from '../daemon/session.js';
+import type { ReadyReport } from '../daemon/supervised.js';
+import { DaeError } from '../errors.js';
+import { createDebug } from '../debug.js';
+import { checkConfig, PROTOCOLS, type DaeConfig } from './config.js';
+import { SerialWriter } from './atomic.js';
+import { acquireLock, homePaths, loadToken, prepareHome, releaseLock, type HomePaths } from './home.js';
+import { logPath, rotateIfLarge, tailFile } from './logs.js';
+import { Managed, type ListEntry, type StatusEvent } from './managed.js';
+import { canBind, choosePort } from './ports.js';
+import { isAlive, hasSecret } from './process.js';
+import { checkInstallOptions, checkName, checkState, type DaemonSpec, type InstallOptions, type PersistedState } from './spec.js';
+
+const debug = createDebug('dae');
+
+export interface DaeOptions {
+  /** The home (default `DAE_HOME`, else `~/.dae`). */
+  home?: string;
+  /** Config keys (as in daeconfig.json); missing keys take their defaults. */
+  config?: Partial<DaeConfig> | Record<string, unknown>;
+  /** Echo the supervisor's log lines to stdout too (foreground). */
+  echo?: boolean;
+}
+
+/** `info`: a daemon in full, still without secrets or environment values. */
+export interface DaemonInfo extends ListEntry {
+  args: string[];
+  cwd: string;
+  env: string[];
+  restart: DaemonSpec['restart'];
+  maxRestarts: number;
+  minUptime: number;
+  stopSignal: string;
+  stopTimeout: number;
+  maxMemory: number;
+  stopped: boolean;
+  logs: { out: string; err: string };
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+/** The machine manager. `await new Dae().start()`; then `install(name, script)`, `list()`, … */
+export class Dae extends Daemon {
+  override name = 'Dae';
+  readonly config: DaeConfig;
+  readonly paths: HomePaths;
+  readonly #managed = new Map<string, Managed>();
+  readonly #subscribers = new Set<Guest>();
+  readonly #writer: SerialWriter;
+  readonly #echo: boolean;
+  #token = '';
+  #locked = false;
+  #sampler: NodeJS.Timeout | null = null;
+  #leasing: Promise<unknown> = Promise.resolve();
+  #shuttingDown: Promise<void> | null = null;
+
+  constructor(options: DaeOptions = {}) {
+    const config = checkConfig(options.config ?? {}, 'config');
+    // The supervisor's own DAE_* variables (if it runs under another dae) say nothing about it.
+    super({ name: 'Dae', host: config.host, port: config.port, env: {} });
+    this.config = config;
+    this.paths = homePaths(options.home);
+    this.#writer = new SerialWriter(this.paths.state);
+    this.#echo = options.echo === true;
+  }
+
+  commands = {
+    list: { reply: 'daemons', run: () => this.list() },
+    info: (name: string) => this.info(name),
+    install: { protected: true, run: (name: string, script: string, options: InstallOptions = {}) => this.install(name, script, options) },
+    uninstall: { protected: true, run: (name: string) => this.uninstall(name) },
+    start: { protected: true, run: (name: string) => this.startDaemon(name) },
+    stop: { protected: true, run: (name: string) => this.stopDaemon(name) },
+    restart: { protected: true, run: (name: string) => this.restartDaemon(name) },
+    logs: { protected: true, run: (name: string, lines: number = 50) => this.logs(name, lines) },
+    events: {
+      guest: true,
+      run: (guest: Guest) => {
+        this.#subscribers.add(guest);
+        guest.once('close', () => this.#subscribers.delete(guest));
+        return true;
+      },
+    },
+    kill: {
+      protected: true,
+      guest: true,
+      run: (guest: Guest, keepDaemons: boolean = false) => {
+        // Answer first, then go: the reply reaches the caller before the connection closes.
+        setImmediate(() => void this.shutdown({ keepDaemons: keepDaemons === true }));
+        return { pid: process.pid, keepDaemons: keepDaemons === true };
+      },
+    },
+    ready: { guest: true, run: (guest: Guest, report: ReadyReport) => this.#ready(guest, report) },
+    alive: {
+      guest: true,
+      run: (guest: Guest, seq: number) => {
+        for (const managed of this.#managed.values()) if (managed.channel === guest) managed.alive(seq);
+      },
+    },
+  };
+
+  /** Starts the supervisor: home, lock, token, doors, then every installed daemon back as it was. */
+  override async start(): Promise<void> {
+    prepareHome(this.paths);
+    const lock = acquireLock(this.paths);
+    if (!lock.ok) throw new DaeError('ERR_ALREADY_RUNNING', `already running (pid ${lock.pid}, home ${this.paths.root})`);
+    this.#locked = true;
+    try {
+      this.#token = loadToken(this.paths);
+      const state = this.#loadState();
+      await super.start();
+      writeFileSync(this.paths.portFile, `${this.port}\n`, { mode: 0o600 });
+      this.#log(`supervisor pid ${process.pid} on ${this.config.host}:${this.port} and ${this.paths.socket}`);
+      for (const { spec, run } of state.daemons) {
+        const managed = this.#add(spec);
+        if (spec.stopped) continue;
+        if (run !== null && isAlive(run.pid) && hasSecret(run.pid, run.secret)) {
+          managed.adopt(run);
+        } else {
+          if (run !== null) Managed.reap(run);
+          managed.start();
+        }
+      }
+      await this.#persist();
+      this.#sampler = setInterval(() => this.#sample(), this.config.sampleInterval);
+      this.#sampler.unref();
+    } catch (error) {
+      await super.stop().catch(() => undefined);
+      this.#unlock();
+      throw error;
+    }
+  }
+
+  /** Stops every daemon, then the supervisor. */
+  override stop(): Promise<void> {
+    return this.shutdown({ keepDaemons: false });
+  }
+
+  /** Stops the supervisor; with `keepDaemons` the daemons keep running for the next supervisor to adopt. */
+  shutdown(options: { keepDaemons: boolean }): Promise<void> {
+    this.#shuttingDown ??= (async () => {
+      if (this.#sampler) clearInterval(this.#sampler);
+      const all = [...this.#managed.values()];
+      if (options.keepDaemons) for (const managed of all) managed.detach();
+      else await Promise.all(all.map((managed) => managed.stop('the supervisor stopped')));
+      await this.#persist();
+      this.#log(options.keepDaemons ? 'supervisor stopped; daemons keep running' : 'supervisor stopped with its daemons');
+      await super.stop();
+      try {
+        unlinkSync(this.paths.portFile);
+      } catch {
+        // already gone
+      }
+      this.#unlock();
+      this.emit('exit');
+    })();
+    return this.#shuttingDown;
+  }
+
+  /** Installs and starts a daemon; resolves with its entry once it is online or has failed to start. */
+  async install(name: string, script: string, options: InstallOptions = {}): Promise<ListEntry> {
+    checkName(name);
+    if (this.#managed.has(name)) throw new DaeError('ERR_ALREADY_INSTALLED', `${name} is already installed (uninstall it first)`);
+    const checked = checkInstallOptions(options);
+    if (typeof script !== 'string' || script === '') throw new DaeError('ERR_BAD_ARGS', `script must be a path, got ${JSON.stringify(script)}`);
+    const path = resolvePath(script);
+    if (!existsSync(path) || !statSync(path).isFile()) throw new DaeError('ERR_BAD_ARGS', `script ${path} does not exist or is not a file`);
+    const cwd = resolvePath(checked.cwd ?? process.cwd());
+    if (!existsSync(cwd) || !statSync(cwd).isDirectory()) throw new DaeError('ERR_BAD_ARGS', `cwd ${cwd} is not a directory`);
+    const spec: DaemonSpec = {
+      name,
+      script: path,
+      args: checked.args ?? [],
+      env: checked.env ?? {},
+      cwd,
+      restart: checked.restart ?? this.config.restart.mode,
+      maxRestarts: checked.maxRestarts ?? this.config.restart.maxRestarts,
+      minUptime: checked.minUptime ?? this.config.restart.minUptime,
+      stopSignal: checked.stopSignal ?? this.config.stopSignal,
+      stopTimeout: checked.stopTimeout ?? this.config.stopTimeout,
+      maxMemory: checked.maxMemory ?? 0,
+      leases: {},
+      stopped: false,
+    };
+    const managed = this.#add(spec);
+    try {
+      await this.#lease(spec);
+    } catch (error) {
+      this.#managed.delete(name);
+      throw error;
+    }
+    await this.#persist();
+    this.#log(`installed ${name}: ${path} ports ${JSON.stringify(spec.leases)}`);
+    return this.#startAndSettle(managed);
+  }
+
+  /** Stops a daemon, forgets it and releases its ports. */
+  async uninstall(name: string): Promise<{ name: string; uninstalled: true }> {
+    const managed = this.#get(name);
+    await managed.stop('uninstalled');
+    this.#managed.delete(name);
+    await this.#persist();
+    this.#log(`uninstalled ${name}`);
+    return { name, uninstalled: true };
+  }
+
+  /** Starts an installed daemon that is stopped or errored. */
+  async startDaemon(name: string): Promise<ListEntry> {
+    const managed = this.#get(name);
+    managed.spec.stopped = false;
+    managed.resetHistory();
+    if (managed.run !== null) {
+      await this.#persist();
+      return managed.entry();
+    }
+    return this.#startAndSettle(managed);
+  }
+
+  /** Stops a daemon and keeps it stopped (also across supervisor restarts). */
+  async stopDaemon(name: string): Promise<ListEntry> {
+    const managed = this.#get(name);
+    managed.spec.stopped = true;
+    await managed.stop();
+    await this.#persist();
+    return managed.entry();
+  }
+
+  /** Stops (if running) and starts again; clears `errored` and the backoff. */
+  async restartDaemon(name: string): Promise<ListEntry> {
+    const managed = this.#get(name);
+    await managed.stop('restarting');
+    managed.spec.stopped = false;
+    managed.resetHistory();
+    return this.#startAndSettle(managed);
+  }
+
+  /** Every daemon, one entry each (CPU and memory come from the background sampler). */
+  list(): ListEntry[] {
+    return [...this.#managed.values()].map((managed) => managed.entry());
+  }
+
+  info(name: string): DaemonInfo {
+    const managed = this.#get(name);
+    const { spec } = managed;
+    return {
+      ...managed.entry(),
+      args: spec.args,
+      cwd: spec.cwd,
+      env: Object.keys(spec.env),
+      restart: spec.restart,
+      maxRestarts: spec.maxRestarts,
+      minUptime: spec.minUptime,
+      stopSignal: spec.stopSignal,
+      stopTimeout: spec.stopTimeout,
+      maxMemory: spec.maxMemory,
+      stopped: spec.stopped,
+      logs: { out: logPath(this.paths.logs, name, 'out'), err: logPath(this.paths.logs, name, 'err') },
+    };
+  }
+
+  /** The last lines of a daemon's stdout and stderr. */
+  logs(name: string, lines = 50): { out: string[]; err: string[] } {
+    this.#get(name);
+    if (typeof lines !== 'number' || !Number.isInteger(lines) || lines < 0) throw new DaeError('ERR_BAD_ARGS', `lines must be a whole number, got ${JSON.stringify(lines)}`);
+    return { out: tailFile(logPath(this.paths.logs, name, 'out'), lines), err: tailFile(logPath(this.paths.logs, name, 'err'), lines) };
+  }
+
+  protected override async openDoors(): Promise<void> {
+    await this.listenUnix(this.paths.socket, true);
+  }
+
+  protected override doors(): Record<string, number | string> {
+    return { ...super.doors(), unix: this.paths.socket };
+  }
+
+  protected override checkToken(token: unknown): boolean {
+    return typeof token === 'string' && this.#token !== '' && timingSafeEqual(digest(token), digest(this.#token));
+  }
+
+  #ready(guest: Guest, report: ReadyReport): true {
+    if (report === null || typeof report !== 'object' || typeof report.name !== 'string' || typeof report.ports !== 'object' || report.ports === null) {
+      throw new DaeError('ERR_BAD_ARGS', 'ready takes {name, pid, secret, ports}');
+    }
+    const managed = this.#managed.get(report.name);
+    if (managed === undefined || !managed.owns(report.secret)) {
+      guest.endAfterReplies();
+      throw new DaeError('ERR_AUTH_FAILED', `no daemon ${JSON.stringify(report.name)} with that secret`);
+    }
+    managed.ready(guest, report);
+    return true;
+  }
+
+  #startAndSettle(managed: Managed): Promise<ListEntry> {
+    return new Promise((resolve) => {
+      const settle = (event: StatusEvent): void => {
+        if (event.name !== managed.name || event.to === 'starting') return;
+        this.off('daemon-status', settle);
+        resolve(managed.entry());
+      };
+      this.on('daemon-status', settle);
+      managed.start();
+      if (managed.status !== 'starting') settle({ name: managed.name, from: 'stopped', to: managed.status, at: '', reason: null });
+    });
+  }
+
+  #add(spec: DaemonSpec): Managed {
+    const managed = new Managed(spec, {
+      config: this.config,
+      logDir: this.paths.logs,
+      runtimeDir: this.paths.run,
+      supervisorPort: () => this.port,
+      persist: () => void this.#persist(),
+      statusChanged: (event) => this.#statusChanged(event),
+    });
+    this.#managed.set(spec.name, managed);
+    return managed;
+  }
+
+  #get(name: string): Managed {
+    const managed = typeof name === 'string' ? this.#managed.get(name) : undefined;
+    if (managed === undefined) throw new DaeError('ERR_NOT_INSTALLED', `no daemon named ${JSON.stringify(name)} is installed`);
+    return managed;
+  }
+
+  // Leases are taken one install at a time, so two installs never get the same port.
+  #lease(spec: DaemonSpec): Promise<void> {
+    const next = this.#leasing.then(async () => {
+      for (const protocol of PROTOCOLS) {
+        if (spec.leases[protocol] !== undefined) continue;
+        const taken = new Set<number>();
+        for (const other of this.#managed.values()) {
+          const port = other.spec.leases[protocol];
+          if (port !== undefined) taken.add(port);
+        }
+        // A port leased for another protocol is taken too.
+        for (const other of this.#managed.values()) for (const port of Object.values(other.spec.leases)) taken.add(port);
+        spec.leases[protocol] = await choosePort(this.config.portrangestart[protocol], taken, (port) => canBind(this.config.host, port));
+      }
+    });
+    this.#leasing = next.catch(() => undefined);
+    return next;
+  }
+
+  #loadState(): PersistedState {
+    if (!existsSync(this.paths.state)) return { version: 1, daemons: [] };
+    let value: unknown;
+    try {
+      value = JSON.parse(readFileSync(this.paths.state, 'utf8'));
+    } catch (error) {
+      throw new DaeError('ERR_BAD_STATE', `${this.paths.state} is not valid JSON (${(error as Error).message}); it was left as it is`);
+    }
+    return checkState(value, this.paths.state);
+  }
+
+  #persist(): Promise<void> {
+    const state: PersistedState = { version: 1, daemons: [...this.#managed.values()].map((managed) => ({ spec: managed.spec, run: managed.run })) };
+    return this.#writer.write(`${JSON.stringify(state, null, 2)}\n`).catch((error: unknown) => {
+      this.#log(`cannot write ${this.paths.state}: ${(error as Error).message}`);
+      throw error;
+    });
+  }
+
+  #statusChanged(event: StatusEvent): void {
+    this.#log(`${event.name}: ${event.from} -> ${event.to}${event.reason ? ` (${event.reason})` : ''}`);
+    for (const guest of this.#subscribers) guest.push('event', event);
+    this.emit('daemon-status', event);
+  }
+
+  #sample(): void {
+    const now = Date.now();
+    for (const managed of this.#managed.values()) {
+      managed.sample(now);
+      for (const stream of ['out', 'err'] as const) {
+        rotateIfLarge(logPath(this.paths.logs, managed.name, stream), this.config.logs.maxBytes, this.config.logs.files);
+      }
+    }
+    rotateIfLarge(this.paths.log, this.config.logs.maxBytes, this.config.logs.files);
+  }
+
+  #log(message: string): void {
+    const line = `${new Date().toISOString()} ${message}\n`;
+    debug('%s', message);
+    try {
+      appendFileSync(this.paths.log, line, { mode: 0o600 });
+    } catch {
+      // the home went away: nothing better to do than keep running
+    }
+    if (this.#echo) process.stdout.write(line);
+  }
+
+  #unlock(): void {
+    if (!this.#locked) return;
+    this.#locked = false;
+    releaseLock(this.paths);
+  }
+}

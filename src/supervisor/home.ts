@@ -1,0 +1,126 @@
+// The supervisor's private home: state, logs, token, lock and the runtime directory with the control socket.
+import { mkdirSync, chmodSync, readFileSync, writeFileSync, openSync, closeSync, unlinkSync, statSync, linkSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { DaeError } from '../errors.js';
+
+export interface HomePaths {
+  root: string;
+  state: string;
+  token: string;
+  lock: string;
+  log: string;
+  logs: string;
+  run: string;
+  socket: string;
+  /** The port the supervisor really listens on (for the CLI when `port` is 0). */
+  portFile: string;
+}
+
+/** The home: `DAE_HOME`, else `~/.dae`. */
+export function homePaths(root = process.env.DAE_HOME || join(homedir(), '.dae')): HomePaths {
+  const abs = resolve(root);
+  return {
+    root: abs,
+    state: join(abs, 'state.json'),
+    token: join(abs, 'token'),
+    lock: join(abs, 'dae.lock'),
+    log: join(abs, 'dae.log'),
+    logs: join(abs, 'logs'),
+    run: join(abs, 'run'),
+    socket: join(abs, 'run', 'dae.sock'),
+    portFile: join(abs, 'run', 'dae.port'),
+  };
+}
+
+/** Creates the home and its folders, private (0700). */
+export function prepareHome(paths: HomePaths): void {
+  for (const dir of [paths.root, paths.logs, paths.run]) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700);
+  }
+}
+
+/** Reads the token, creating a fresh one (0600) on first start. */
+export function loadToken(paths: HomePaths): string {
+  try {
+    const token = readFileSync(paths.token, 'utf8').trim();
+    if (token.length >= 32) return token;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const token = randomBytes(32).toString('hex');
+  writeFileSync(paths.token, `${token}\n`, { mode: 0o600 });
+  chmodSync(paths.token, 0o600);
+  return token;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function readPid(path: string): number | null {
+  try {
+    const pid = Number(readFileSync(path, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+const BREAK_STALE_MS = 5000;
+
+/**
+ * Takes the home's lock (a file holding our pid, created exclusively). A lock whose pid is dead is broken under a
+ * second exclusive file, so two starts at once never both win. Returns the holder's pid when someone else holds it.
+ */
+export function acquireLock(paths: HomePaths): { ok: true } | { ok: false; pid: number } {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    // link() creates the lock with its content in one step: nobody ever reads a lock without a pid.
+    const mine = `${paths.lock}.${process.pid}`;
+    writeFileSync(mine, `${process.pid}\n`, { mode: 0o600 });
+    try {
+      linkSync(mine, paths.lock);
+      return { ok: true };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    } finally {
+      unlinkSync(mine);
+    }
+    const holder = readPid(paths.lock);
+    if (holder !== null && isAlive(holder)) return { ok: false, pid: holder };
+    const breaker = `${paths.lock}.break`;
+    try {
+      closeSync(openSync(breaker, 'wx', 0o600));
+    } catch {
+      // Someone else is breaking it; a breaker that died long ago is cleared.
+      try {
+        if (Date.now() - statSync(breaker).mtimeMs > BREAK_STALE_MS) unlinkSync(breaker);
+      } catch {
+        // gone already
+      }
+      continue;
+    }
+    try {
+      // Re-read under the breaker: only a lock still held by the same dead pid is removed.
+      const again = readPid(paths.lock);
+      if (again === holder && !(again !== null && isAlive(again))) unlinkSync(paths.lock);
+    } catch {
+      // removed meanwhile
+    } finally {
+      unlinkSync(breaker);
+    }
+  }
+  throw new DaeError('ERR_LOCKED', `could not take the lock ${paths.lock}`);
+}
+
+/** Releases the lock if it is ours. */
+export function releaseLock(paths: HomePaths): void {
+  if (readPid(paths.lock) === process.pid) unlinkSync(paths.lock);
+}

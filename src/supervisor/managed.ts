@@ -1,0 +1,411 @@
+// One installed daemon's lifecycle: spawn or adopt, ready, liveness, exit, restart policy, stop. Status is explicit.
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { ChildProcess } from 'node:child_process';
+import { DaeError } from '../errors.js';
+import { createDebug } from '../debug.js';
+import type { Guest } from '../daemon/session.js';
+import type { ReadyReport } from '../daemon/supervised.js';
+import type { DaeConfig, Protocol } from './config.js';
+import { openLogs } from './logs.js';
+import { decideRestart, describeExit, FRESH_HISTORY, type ExitFacts, type RestartHistory } from './policy.js';
+import { CLOCK_TICKS, groupAlive, hasSecret, isAlive, killGroup, portHolder, sampleProcess, spawnDaemon } from './process.js';
+import type { DaemonSpec, RunRecord, Status } from './spec.js';
+
+const debug = createDebug('managed');
+const POLL_MS = 20;
+
+export interface StatusEvent {
+  name: string;
+  from: Status;
+  to: Status;
+  at: string;
+  reason: string | null;
+}
+
+/** What a managed daemon needs from its supervisor. */
+export interface ManagedContext {
+  readonly config: DaeConfig;
+  readonly logDir: string;
+  readonly runtimeDir: string;
+  /** The supervisor's pid and port, for the child's environment. */
+  readonly supervisorPort: () => number;
+  persist(): void;
+  statusChanged(event: StatusEvent): void;
+}
+
+/** One line of `list`: observed state, never secrets or environment values. */
+export interface ListEntry {
+  name: string;
+  pid: number | null;
+  status: Status;
+  ports: Partial<Record<Protocol, number>>;
+  socket: string | null;
+  restarts: number;
+  uptime: number;
+  cpu: number;
+  memory: number;
+  lastExit: { code: number | null; signal: string | null; at: string } | null;
+  reason: string | null;
+  /** Who holds a leased port when the daemon cannot have it. */
+  portHeldBy?: { port: number; pid: number | null };
+  script: string;
+  adopted: boolean;
+}
+
+function same(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+export class Managed {
+  spec: DaemonSpec;
+  run: RunRecord | null = null;
+  #status: Status = 'stopped';
+  #ctx: ManagedContext;
+  #child: ChildProcess | null = null;
+  #channel: Guest | null = null;
+  #reason: string | null = null;
+  #lastExit: ListEntry['lastExit'] = null;
+  #restarts = 0;
+  #history: RestartHistory = FRESH_HISTORY;
+  #socket: string | null = null;
+  #portHeldBy: ListEntry['portHeldBy'];
+  #exitWaiters: Array<() => void> = [];
+  #stopRequested = false;
+  #killReason: string | null = null;
+  #exitSeen = false;
+  #readyTimer: NodeJS.Timeout | null = null;
+  #restartTimer: NodeJS.Timeout | null = null;
+  #livenessTimer: NodeJS.Timeout | null = null;
+  #pollTimer: NodeJS.Timeout | null = null;
+  #awaiting: number | null = null;
+  #seq = 0;
+  #misses = 0;
+  #cpu = 0;
+  #memory = 0;
+  #overMemory = 0;
+  #lastSample: { ticks: number; at: number } | null = null;
+
+  constructor(spec: DaemonSpec, ctx: ManagedContext) {
+    this.spec = spec;
+    this.#ctx = ctx;
+  }
+
+  get status(): Status {
+    return this.#status;
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  get channel(): Guest | null {
+    return this.#channel;
+  }
+
+  /** Spawns a fresh run. */
+  start(): void {
+    this.#clearTimer('restart');
+    this.#stopRequested = false;
+    this.#killReason = null;
+    this.#exitSeen = false;
+    this.#socket = null;
+    this.#portHeldBy = undefined;
+    const secret = randomBytes(24).toString('hex');
+    const env: NodeJS.ProcessEnv = {};
+    for (const [key, value] of Object.entries(process.env)) if (key !== 'DAE' && !key.startsWith('DAE_')) env[key] = value;
+    Object.assign(env, this.spec.env, {
+      DAE: '1',
+      DAE_PID: String(process.pid),
+      DAE_PORT: String(this.#ctx.supervisorPort()),
+      DAE_SECRET: secret,
+      DAE_NAME: this.spec.name,
+      DAE_RUNTIME_DIR: this.#ctx.runtimeDir,
+    });
+    for (const protocol of ['tcp', 'http', 'ws'] as const) {
+      const port = this.spec.leases[protocol];
+      if (port !== undefined) env[`DAE_${protocol.toUpperCase()}_PORT`] = String(port);
+    }
+    let logs: ReturnType<typeof openLogs>;
+    try {
+      logs = openLogs(this.#ctx.logDir, this.spec.name);
+    } catch (error) {
+      this.#setStatus('errored', `cannot open log files: ${(error as Error).message}`);
+      return;
+    }
+    let child: ChildProcess;
+    try {
+      child = spawnDaemon({ script: this.spec.script, args: this.spec.args, cwd: this.spec.cwd, env, stdout: logs.out, stderr: logs.err });
+    } finally {
+      logs.close();
+    }
+    if (child.pid === undefined) {
+      child.once('error', () => undefined);
+      this.#setStatus('errored', `cannot spawn node ${this.spec.script}`);
+      return;
+    }
+    this.#child = child;
+    this.run = { pid: child.pid, secret, startedAt: Date.now() };
+    child.once('error', (error) => debug('%s child error %s', this.name, error.message));
+    child.once('exit', (code, signal) => this.#exited({ exitCode: code, signal, uptime: Date.now() - (this.run?.startedAt ?? Date.now()) }));
+    this.#setStatus('starting', null);
+    this.#ctx.persist();
+    this.#readyTimer = setTimeout(() => this.#kill(`no ready report within ${this.#ctx.config.readyTimeout} ms`), this.#ctx.config.readyTimeout);
+  }
+
+  /** Waits for a run left by a previous supervisor to re-connect; restarts it if it does not in time. */
+  adopt(run: RunRecord): void {
+    this.run = run;
+    this.#child = null;
+    this.#stopRequested = false;
+    this.#exitSeen = false;
+    this.#setStatus('starting', 'waiting for the running daemon to re-connect');
+    this.#readyTimer = setTimeout(() => this.#kill(`did not re-connect within ${this.#ctx.config.adoptTimeout} ms`), this.#ctx.config.adoptTimeout);
+  }
+
+  /** True when `secret` is the current run's. */
+  owns(secret: unknown): boolean {
+    return typeof secret === 'string' && this.run !== null && same(secret, this.run.secret);
+  }
+
+  /** The child proved itself; checks its ports against the leases. */
+  ready(guest: Guest, report: ReadyReport): void {
+    const run = this.run;
+    if (run === null || (this.#status !== 'starting' && this.#status !== 'online')) {
+      throw new DaeError('ERR_NOT_RUNNING', `${this.name} is ${this.#status}: no run waits for a ready report`);
+    }
+    if (this.#child !== null && report.pid !== run.pid) {
+      throw new DaeError('ERR_BAD_ARGS', `${this.name} reported pid ${report.pid}, but its run is pid ${run.pid}`);
+    }
+    for (const protocol of ['tcp', 'http', 'ws'] as const) {
+      const reported = report.ports[protocol];
+      const lease = this.spec.leases[protocol];
+      if (reported !== undefined && lease !== undefined && reported !== lease) {
+        const reason = `reported ${protocol} port ${reported}, but its lease is ${lease}`;
+        this.#kill(reason);
+        throw new DaeError('ERR_BAD_ARGS', `${this.name} ${reason}`);
+      }
+    }
+    this.#clearTimer('ready');
+    this.#socket = typeof report.ports.unix === 'string' ? report.ports.unix : null;
+    this.#channel = guest;
+    guest.once('close', () => {
+      if (this.#channel === guest) this.#channel = null;
+      // An adopted run has no exit event: a closed channel is how its death shows.
+      if (this.#child === null && this.run === run) this.#watchGone(run);
+    });
+    this.#misses = 0;
+    this.#awaiting = null;
+    this.#startLiveness();
+    this.#setStatus('online', null);
+  }
+
+  /** The child answered a liveness ping. */
+  alive(seq: unknown): void {
+    if (seq === this.#awaiting) this.#awaiting = null;
+  }
+
+  /** Stops the run: the stop signal to the whole group, SIGKILL after the timeout. Resolves when it is gone. */
+  async stop(reason: string | null = 'stopped by request'): Promise<void> {
+    this.#clearTimer('restart');
+    this.#stopRequested = true;
+    if (this.run === null || this.#exitSeen) {
+      this.#setStatus('stopped', reason);
+      return;
+    }
+    this.#setStatus('stopping', reason);
+    const gone = this.#whenExited();
+    const pid = this.run.pid;
+    killGroup(pid, this.spec.stopSignal as NodeJS.Signals);
+    if (this.#child === null) this.#watchGone(this.run);
+    const force = setTimeout(() => killGroup(pid, 'SIGKILL'), this.spec.stopTimeout);
+    await gone;
+    clearTimeout(force);
+  }
+
+  /** Leaves the run alone (the supervisor goes; the next one adopts it). */
+  detach(): void {
+    for (const timer of ['ready', 'restart', 'liveness', 'poll'] as const) this.#clearTimer(timer);
+    this.#child?.removeAllListeners('exit');
+    this.#child?.unref();
+  }
+
+  /** CPU, memory and `maxMemory`, sampled in the background. */
+  sample(now: number): void {
+    if (this.run === null || this.#status === 'stopped') return;
+    const sample = sampleProcess(this.run.pid);
+    if (sample === null) return;
+    if (this.#lastSample !== null && now > this.#lastSample.at) {
+      this.#cpu = Math.max(0, ((sample.ticks - this.#lastSample.ticks) / CLOCK_TICKS / ((now - this.#lastSample.at) / 1000)) * 100);
+    }
+    this.#lastSample = { ticks: sample.ticks, at: now };
+    this.#memory = sample.rss;
+    if (this.spec.maxMemory > 0 && this.#status === 'online') {
+      this.#overMemory = sample.rss > this.spec.maxMemory ? this.#overMemory + 1 : 0;
+      if (this.#overMemory >= 2) this.#kill(`memory ${sample.rss} bytes stayed over max-memory ${this.spec.maxMemory}`);
+    }
+  }
+
+  entry(): ListEntry {
+    const online = this.run !== null && (this.#status === 'online' || this.#status === 'starting' || this.#status === 'stopping');
+    const entry: ListEntry = {
+      name: this.name,
+      pid: online ? this.run!.pid : null,
+      status: this.#status,
+      ports: { ...this.spec.leases },
+      socket: this.#socket,
+      restarts: this.#restarts,
+      uptime: online ? Math.round((Date.now() - this.run!.startedAt) / 100) / 10 : 0,
+      cpu: online ? Math.round(this.#cpu * 10) / 10 : 0,
+      memory: online ? this.#memory : 0,
+      lastExit: this.#lastExit,
+      reason: this.#reason ?? (this.#misses > 0 ? `liveness: ${this.#misses} ping(s) unanswered` : null),
+      script: this.spec.script,
+      adopted: online && this.#child === null,
+    };
+    if (this.#portHeldBy) entry.portHeldBy = this.#portHeldBy;
+    return entry;
+  }
+
+  #startLiveness(): void {
+    this.#clearTimer('liveness');
+    const { interval, misses } = this.#ctx.config.liveness;
+    if (interval <= 0) return;
+    this.#livenessTimer = setInterval(() => {
+      if (this.#status !== 'online') return;
+      if (this.#awaiting !== null || this.#channel === null) this.#misses++;
+      else this.#misses = 0;
+      if (this.#misses >= misses) {
+        this.#kill(`hung: ${this.#misses} liveness pings unanswered`);
+        return;
+      }
+      this.#awaiting = ++this.#seq;
+      try {
+        this.#channel?.push('liveness', this.#seq);
+      } catch {
+        // the channel closed meanwhile: counted as a miss next time
+      }
+    }, interval);
+  }
+
+  // Kills the run at once for `reason`; the exit then goes through the restart policy.
+  #kill(reason: string): void {
+    if (this.run === null || this.#exitSeen) return;
+    this.#killReason = reason;
+    debug('%s killed: %s', this.name, reason);
+    killGroup(this.run.pid, 'SIGKILL');
+    if (this.#child === null) this.#watchGone(this.run);
+  }
+
+  // An adopted run has no ChildProcess: poll until its pid is gone.
+  #watchGone(run: RunRecord): void {
+    if (this.#pollTimer) return;
+    const check = (): void => {
+      if (this.run !== run || this.#exitSeen) return;
+      if (isAlive(run.pid)) {
+        this.#pollTimer = setTimeout(check, POLL_MS);
+        return;
+      }
+      this.#pollTimer = null;
+      this.#exited({ exitCode: null, signal: null, uptime: Date.now() - run.startedAt });
+    };
+    check();
+  }
+
+  #whenExited(): Promise<void> {
+    return new Promise((resolve) => this.#exitWaiters.push(resolve));
+  }
+
+  #exited(facts: ExitFacts): void {
+    if (this.#exitSeen || this.run === null) return;
+    this.#exitSeen = true;
+    const run = this.run;
+    for (const timer of ['ready', 'liveness', 'poll'] as const) this.#clearTimer(timer);
+    // No orphan keeps the port: whatever is left of the group goes with its leader.
+    if (groupAlive(run.pid)) killGroup(run.pid, 'SIGKILL');
+    this.#channel?.close();
+    this.#channel = null;
+    this.#child = null;
+    this.run = null;
+    this.#awaiting = null;
+    this.#misses = 0;
+    this.#overMemory = 0;
+    this.#lastSample = null;
+    this.#lastExit = { code: facts.exitCode, signal: facts.signal, at: new Date().toISOString() };
+    const what = facts.exitCode === null && facts.signal === null ? 'exited' : describeExit(facts);
+    const waiters = this.#exitWaiters.splice(0);
+    if (this.#stopRequested) {
+      this.#setStatus('stopped', this.#reason);
+    } else {
+      const decision = decideRestart(this.#policy(), this.#history, facts);
+      this.#history = decision.history;
+      const reason = this.#killReason ? `${this.#killReason} (${what})` : decision.reason;
+      if (decision.action === 'restart') {
+        this.#restarts++;
+        this.#setStatus('backoff', reason);
+        this.#restartTimer = setTimeout(() => {
+          this.#restartTimer = null;
+          this.#restartNow();
+        }, decision.delay);
+      } else {
+        this.#setStatus(decision.status, this.#killReason ? `${reason}; ${decision.reason}` : decision.reason);
+      }
+    }
+    this.#ctx.persist();
+    for (const resolve of waiters) resolve();
+  }
+
+  #restartNow(): void {
+    this.#checkLeases();
+    this.start();
+  }
+
+  // Shows who holds a leased port the daemon is about to need.
+  #checkLeases(): void {
+    for (const protocol of ['tcp', 'http', 'ws'] as const) {
+      const port = this.spec.leases[protocol];
+      if (port === undefined) continue;
+      const holder = portHolder(port);
+      if (holder !== null) {
+        this.#portHeldBy = { port, pid: holder };
+        return;
+      }
+    }
+  }
+
+  /** `dae restart` and `dae start`: clears `errored` and the backoff. */
+  resetHistory(): void {
+    this.#history = FRESH_HISTORY;
+    this.#reason = null;
+  }
+
+  /** A run from a previous supervisor that cannot be adopted: kill it if it really is ours. */
+  static reap(run: RunRecord): void {
+    if (isAlive(run.pid) && hasSecret(run.pid, run.secret)) killGroup(run.pid, 'SIGKILL');
+  }
+
+  #policy(): DaeConfig['restart'] {
+    return { ...this.#ctx.config.restart, mode: this.spec.restart, maxRestarts: this.spec.maxRestarts, minUptime: this.spec.minUptime };
+  }
+
+  #clearTimer(which: 'ready' | 'restart' | 'liveness' | 'poll'): void {
+    const timers = { ready: this.#readyTimer, restart: this.#restartTimer, liveness: this.#livenessTimer, poll: this.#pollTimer };
+    const timer = timers[which];
+    if (timer === null) return;
+    clearTimeout(timer);
+    if (which === 'ready') this.#readyTimer = null;
+    else if (which === 'restart') this.#restartTimer = null;
+    else if (which === 'liveness') this.#livenessTimer = null;
+    else this.#pollTimer = null;
+  }
+
+  #setStatus(to: Status, reason: string | null): void {
+    const from = this.#status;
+    this.#reason = reason;
+    if (from === to && to !== 'backoff') return;
+    this.#status = to;
+    debug('%s %s -> %s %s', this.name, from, to, reason ?? '');
+    this.#ctx.statusChanged({ name: this.name, from, to, at: new Date().toISOString(), reason });
+  }
+}

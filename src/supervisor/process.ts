@@ -1,0 +1,111 @@
+// Processes on Linux: spawning a daemon in its own group, signalling groups, and reading /proc.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+
+export interface SpawnSpec {
+  script: string;
+  args: readonly string[];
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  /** File descriptors opened in append mode for stdout and stderr. */
+  stdout: number;
+  stderr: number;
+}
+
+/** Spawns `node script` as the leader of a new process group (and session): nothing of ours wraps it. */
+export function spawnDaemon(spec: SpawnSpec): ChildProcess {
+  return spawn(process.execPath, [spec.script, ...spec.args], {
+    cwd: spec.cwd,
+    env: spec.env,
+    detached: true,
+    stdio: ['ignore', spec.stdout, spec.stderr],
+  });
+}
+
+/** Signals a whole process group; false when nobody was left in it. */
+export function killGroup(pgid: number, signal: NodeJS.Signals | number): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** True when anything still runs in the process group. */
+export function groupAlive(pgid: number): boolean {
+  return killGroup(pgid, 0);
+}
+
+/** True when process `pid` carries `DAE_SECRET=<secret>`: a reused pid proves nothing, the secret does. */
+export function hasSecret(pid: number, secret: string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(`DAE_SECRET=${secret}`);
+  } catch {
+    return false;
+  }
+}
+
+/** CPU time (clock ticks) and resident memory (bytes) of a process, from /proc; null when it is gone. */
+export function sampleProcess(pid: number): { ticks: number; rss: number } | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    const rss = Number(fields[21]) * PAGE_SIZE;
+    return { ticks, rss };
+  } catch {
+    return null;
+  }
+}
+
+export const PAGE_SIZE = 4096;
+export const CLOCK_TICKS = 100;
+
+/** The pid listening on a local TCP port, found through /proc (null when none or unknown). */
+export function portHolder(port: number): number | null {
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(table, 'latin1');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const columns = line.trim().split(/\s+/);
+      const local = columns[1];
+      if (local === undefined || columns[3] !== '0A') continue;
+      if (parseInt(local.slice(local.lastIndexOf(':') + 1), 16) === port && columns[9] !== undefined) inodes.add(columns[9]);
+    }
+  }
+  if (inodes.size === 0) return null;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${entry}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        const target = readlinkSync(`/proc/${entry}/fd/${fd}`);
+        if (target.startsWith('socket:[') && inodes.has(target.slice(8, -1))) return Number(entry);
+      } catch {
+        // closed meanwhile
+      }
+    }
+  }
+  return null;
+}

@@ -1,0 +1,134 @@
+// What is installed (the desired state, persisted) and how install options are checked.
+import { constants } from 'node:os';
+import { DaeError } from '../errors.js';
+import type { Protocol } from './config.js';
+import type { RestartMode } from './policy.js';
+
+export type Status = 'starting' | 'online' | 'stopping' | 'stopped' | 'backoff' | 'errored';
+
+/** One installed daemon, as asked for: never what is observed. */
+export interface DaemonSpec {
+  name: string;
+  script: string;
+  args: string[];
+  env: Record<string, string>;
+  cwd: string;
+  restart: RestartMode;
+  maxRestarts: number;
+  minUptime: number;
+  stopSignal: string;
+  stopTimeout: number;
+  /** Restart when RSS stays above this many bytes; 0 = no limit. */
+  maxMemory: number;
+  leases: Partial<Record<Protocol, number>>;
+  /** The user stopped it: it stays stopped across supervisor restarts. */
+  stopped: boolean;
+}
+
+/** The run a supervisor left behind, kept so the next one can take it back (the secret proves it). */
+export interface RunRecord {
+  pid: number;
+  secret: string;
+  startedAt: number;
+}
+
+export interface PersistedState {
+  version: 1;
+  daemons: Array<{ spec: DaemonSpec; run: RunRecord | null }>;
+}
+
+/** Options of `install`, from the wire, the library or the CLI. */
+export interface InstallOptions {
+  args?: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+  restart?: RestartMode;
+  maxRestarts?: number;
+  minUptime?: number;
+  stopSignal?: string;
+  stopTimeout?: number;
+  maxMemory?: number;
+}
+
+export const NAME = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Checks a daemon name: it becomes part of file names. */
+export function checkName(name: unknown): string {
+  if (typeof name !== 'string' || !NAME.test(name) || name === '.' || name === '..') {
+    throw new DaeError('ERR_BAD_ARGS', `name must be 1-64 of A-Z a-z 0-9 . _ - (not . or ..), got ${JSON.stringify(name)}`);
+  }
+  return name;
+}
+
+const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function whole(key: string, value: unknown, min: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw new DaeError('ERR_BAD_ARGS', `option ${key} must be a whole number >= ${min}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/** Checks install options field by field; unknown keys are refused. */
+export function checkInstallOptions(input: unknown): InstallOptions {
+  if (input === undefined || input === null) return {};
+  if (typeof input !== 'object' || Array.isArray(input)) throw new DaeError('ERR_BAD_ARGS', `install options must be an object, got ${JSON.stringify(input)}`);
+  const out: InstallOptions = {};
+  for (const [key, value] of Object.entries(input as Record<string, unknown>)) {
+    switch (key) {
+      case 'args':
+        if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) throw new DaeError('ERR_BAD_ARGS', `option args must be a list of strings, got ${JSON.stringify(value)}`);
+        out.args = value;
+        break;
+      case 'env': {
+        if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new DaeError('ERR_BAD_ARGS', `option env must be an object of strings, got ${JSON.stringify(value)}`);
+        const env: Record<string, string> = {};
+        for (const [k, v] of Object.entries(value)) {
+          if (!ENV_KEY.test(k) || typeof v !== 'string') throw new DaeError('ERR_BAD_ARGS', `option env: ${JSON.stringify(k)}=${JSON.stringify(v)} is not NAME=string`);
+          if (k.startsWith('DAE_') || k === 'DAE') throw new DaeError('ERR_BAD_ARGS', `option env: ${k} is set by the supervisor`);
+          env[k] = v;
+        }
+        out.env = env;
+        break;
+      }
+      case 'cwd':
+        if (typeof value !== 'string' || value === '') throw new DaeError('ERR_BAD_ARGS', `option cwd must be a directory path, got ${JSON.stringify(value)}`);
+        out.cwd = value;
+        break;
+      case 'restart':
+        if (value !== 'always' && value !== 'on-failure' && value !== 'never') throw new DaeError('ERR_BAD_ARGS', `option restart must be always, on-failure or never, got ${JSON.stringify(value)}`);
+        out.restart = value;
+        break;
+      case 'maxRestarts':
+        out.maxRestarts = whole(key, value, 1);
+        break;
+      case 'minUptime':
+      case 'stopTimeout':
+      case 'maxMemory':
+        out[key] = whole(key, value, 0);
+        break;
+      case 'stopSignal':
+        if (typeof value !== 'string' || !(value in constants.signals)) throw new DaeError('ERR_BAD_ARGS', `option stopSignal must be a signal name like SIGTERM, got ${JSON.stringify(value)}`);
+        out.stopSignal = value;
+        break;
+      default:
+        throw new DaeError('ERR_BAD_ARGS', `unknown install option ${JSON.stringify(key)} (known: args, env, cwd, restart, maxRestarts, minUptime, stopSignal, stopTimeout, maxMemory)`);
+    }
+  }
+  return out;
+}
+
+/** Checks a state file's content. */
+export function checkState(value: unknown, source: string): PersistedState {
+  const state = value as PersistedState;
+  if (state === null || typeof state !== 'object' || state.version !== 1 || !Array.isArray(state.daemons)) {
+    throw new DaeError('ERR_BAD_STATE', `${source} is not a dae state file (version 1)`);
+  }
+  for (const entry of state.daemons) {
+    if (entry === null || typeof entry !== 'object' || typeof entry.spec?.name !== 'string' || typeof entry.spec.script !== 'string') {
+      throw new DaeError('ERR_BAD_STATE', `${source} holds an entry that is not a daemon: ${JSON.stringify(entry).slice(0, 200)}`);
+    }
+    checkName(entry.spec.name);
+  }
+  return state;
+}
