@@ -1,34 +1,195 @@
 #!/usr/bin/env node
 // The `dae` command line: commander wiring only; each verb calls the library.
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DaeError } from '../errors.js';
+import type { ListEntry } from '../supervisor/managed.js';
+import type { DaemonInfo } from '../supervisor/dae.js';
+import { callSupervisor, connectSupervisor, home, supervisorRuns } from './control.js';
+import { follow } from './follow.js';
 import { send } from './send.js';
+import { loadConfig, startBackground, startForeground } from './start.js';
+import { systemdUnit } from './startup.js';
+import { formatTable } from './table.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
-function integer(value: string): number {
-  const n = Number(value);
+function whole(value: string): number {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a whole number');
-  return n;
+  return Number(value);
+}
+
+function keyValue(value: string, previous: Record<string, string>): Record<string, string> {
+  const eq = value.indexOf('=');
+  if (eq <= 0) throw new InvalidArgumentError('expected KEY=VALUE');
+  return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
+}
+
+// `dae list | head` closes stdout early: that is not a failure.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => process.exit(error.code === 'EPIPE' ? 0 : 1));
+
+const out = (text: string): boolean => process.stdout.write(text);
+const json = (value: unknown): boolean => out(`${JSON.stringify(value, null, 2)}\n`);
+const colour = (): boolean => process.stdout.isTTY === true && !process.env.NO_COLOR;
+
+function describe(entry: ListEntry): string {
+  const why = entry.reason ? ` (${entry.reason})` : '';
+  return `${entry.name}: ${entry.status}${entry.pid ? `, pid ${entry.pid}` : ''}${why}\n`;
+}
+
+async function ensureSupervisor(configFile?: string): Promise<void> {
+  const started = await startBackground(configFile);
+  if (!started.already) out(`dae started (pid ${started.pid}, port ${started.port}, home ${home().root})\n`);
 }
 
 const program = new Command('dae')
-  .description('run and talk to dae daemons')
+  .description('run and watch daemons: the dae supervisor and its command line')
   .version(pkg.version)
   .exitOverride()
   .showHelpAfterError();
 
 program
+  .command('start')
+  .description('start the supervisor in the background (returns when it answers), or start an installed daemon')
+  .argument('[name]', 'an installed daemon to start (starting the supervisor if needed)')
+  .option('--foreground', 'run the supervisor in this process (init systems, containers)')
+  .option('--config <file>', 'config file (default: ./daeconfig.json, written with every default when missing)')
+  .action(async (name: string | undefined, options: { foreground?: boolean; config?: string }) => {
+    if (options.foreground) return startForeground(options.config);
+    if (name !== undefined) {
+      await ensureSupervisor(options.config);
+      out(describe((await callSupervisor('start', name)) as ListEntry));
+      return;
+    }
+    const started = await startBackground(options.config);
+    out(started.already
+      ? `dae is already running (pid ${started.pid}, port ${started.port}, home ${home().root})\n`
+      : `dae started (pid ${started.pid}, port ${started.port}, home ${home().root})\n`);
+  });
+
+program
+  .command('stop')
+  .description('stop an installed daemon (it stays stopped until started)')
+  .argument('<name>')
+  .action(async (name: string) => void out(describe((await callSupervisor('stop', name)) as ListEntry)));
+
+program
+  .command('restart')
+  .description('restart an installed daemon (also clears errored)')
+  .argument('<name>')
+  .action(async (name: string) => void out(describe((await callSupervisor('restart', name)) as ListEntry)));
+
+program
+  .command('install')
+  .description('install a Node script as a daemon and start it')
+  .argument('<name>', 'the daemon name ([A-Za-z0-9._-]{1,64})')
+  .argument('<script>', 'the Node script (resolved against this directory)')
+  .argument('[args...]', 'arguments for the script (after --)')
+  .option('--env <KEY=VALUE>', 'environment variable (repeatable)', keyValue, {})
+  .option('--cwd <dir>', 'working directory (default: this directory)')
+  .addOption(new Option('--restart <policy>', 'restart policy').choices(['always', 'on-failure', 'never']))
+  .option('--max-restarts <n>', 'quick exits in a row before errored', whole)
+  .option('--min-uptime <ms>', 'an exit sooner than this is a quick exit', whole)
+  .option('--stop-signal <signal>', 'signal sent to stop (default SIGTERM)')
+  .option('--stop-timeout <ms>', 'SIGKILL after this long', whole)
+  .option('--max-memory <bytes>', 'restart when RSS stays above this', whole)
+  .action(async (name: string, script: string, args: string[], o: Record<string, unknown>) => {
+    const options: Record<string, unknown> = { args, env: o.env, cwd: o.cwd ?? process.cwd() };
+    for (const [flag, key] of [['restart', 'restart'], ['maxRestarts', 'maxRestarts'], ['minUptime', 'minUptime'], ['stopSignal', 'stopSignal'], ['stopTimeout', 'stopTimeout'], ['maxMemory', 'maxMemory']] as const) {
+      if (o[flag] !== undefined) options[key] = o[flag];
+    }
+    await ensureSupervisor();
+    const { resolve } = await import('node:path');
+    const entry = (await callSupervisor('install', name, resolve(script), options)) as ListEntry;
+    out(describe(entry));
+    if (entry.status !== 'online') process.exitCode = 1;
+  });
+
+program
+  .command('uninstall')
+  .description('stop a daemon, forget it and release its ports')
+  .argument('<name>')
+  .action(async (name: string) => {
+    await callSupervisor('uninstall', name);
+    out(`${name}: uninstalled\n`);
+  });
+
+program
+  .command('list')
+  .alias('ls')
+  .description('every daemon: status, pid, ports, restarts, uptime, cpu, memory, reason')
+  .option('--json', 'print the list as JSON, exactly as the `list` command answers it')
+  .action(async (options: { json?: boolean }) => {
+    const entries = (await callSupervisor('list')) as ListEntry[];
+    if (options.json) out(`${JSON.stringify(entries)}\n`);
+    else out(formatTable(entries, colour()));
+  });
+
+program
+  .command('info')
+  .description('one daemon in full')
+  .argument('<name>')
+  .option('--json', 'print JSON')
+  .action(async (name: string, options: { json?: boolean }) => {
+    const info = (await callSupervisor('info', name)) as DaemonInfo;
+    if (options.json) return void json(info);
+    for (const [key, value] of Object.entries(info)) out(`${key.padEnd(12)} ${typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value)}\n`);
+  });
+
+program
+  .command('logs')
+  .description("show a daemon's stdout and stderr, and follow them")
+  .argument('<name>')
+  .option('-n, --lines <n>', 'lines of each stream', whole, 50)
+  .option('-f, --follow', 'keep printing what is appended')
+  .action(async (name: string, options: { lines: number; follow?: boolean }) => {
+    const logs = (await callSupervisor('logs', name, options.lines)) as { out: string[]; err: string[] };
+    for (const line of logs.out) out(`${line}\n`);
+    for (const line of logs.err) process.stderr.write(`${line}\n`);
+    if (!options.follow) return;
+    const info = (await callSupervisor('info', name)) as DaemonInfo;
+    const stops = [follow(info.logs.out, (text) => out(text)), follow(info.logs.err, (text) => process.stderr.write(text))];
+    await new Promise<void>((resolve) => {
+      const end = (): void => resolve();
+      process.once('SIGINT', end);
+      process.once('SIGTERM', end);
+    });
+    for (const stop of stops) stop();
+  });
+
+program
   .command('send')
   .description('call a command on a daemon and print the reply as JSON')
-  .argument('<target>', 'host:port, a port, or a unix socket path')
+  .argument('<target>', 'an installed daemon name, host:port, a port, or a unix socket path')
   .argument('<command>', 'the command name')
   .argument('[json-args]', 'a JSON array of arguments (any other JSON value is one argument)')
-  .option('-t, --timeout <ms>', 'reply timeout', integer, 10_000)
-  .action(async (target: string, command: string, json: string | undefined, options: { timeout: number }) => {
-    const value = await send(target, command, json, options);
-    process.stdout.write(`${JSON.stringify(value ?? null)}\n`);
+  .option('-t, --timeout <ms>', 'reply timeout', whole, 10_000)
+  .action(async (target: string, command: string, args: string | undefined, options: { timeout: number }) => {
+    const value = await send(target, command, args, options);
+    out(`${JSON.stringify(value ?? null)}\n`);
+  });
+
+program
+  .command('kill')
+  .description('stop every daemon gracefully, then the supervisor')
+  .option('--keep-daemons', 'stop the supervisor alone; daemons keep running and the next `dae start` adopts them')
+  .action(async (options: { keepDaemons?: boolean }) => {
+    const running = await supervisorRuns();
+    if (!running) return void out('dae is not running\n');
+    const client = await connectSupervisor();
+    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+    await client.call('kill', options.keepDaemons === true);
+    await closed;
+    out(`dae stopped (pid ${running.pid})${options.keepDaemons ? '; daemons keep running' : ''}\n`);
+  });
+
+program
+  .command('startup')
+  .description('print a systemd unit that starts the supervisor at boot')
+  .option('--config <file>', 'config file the unit uses (default: ./daeconfig.json)')
+  .action((options: { config?: string }) => {
+    const { path } = loadConfig(options.config);
+    out(systemdUnit({ home: home().root, configPath: path, cwd: process.cwd() }));
   });
 
 try {

@@ -1,6 +1,7 @@
-// `dae send <target> <command> [json-args]`: one call to any daemon, printed as JSON.
+// `dae send <name|address> <command> [json-args]`: one call to any daemon, printed as JSON.
 import { Client } from '../client/client.js';
 import { DaeError } from '../errors.js';
+import { callSupervisor } from './control.js';
 
 /** Parses a target: `host:port`, `:port`, a bare port, or a unix socket path. */
 export function parseTarget(target: string): { host?: string; port?: number; path?: string } {
@@ -24,9 +25,20 @@ export function parseArgs(json: string | undefined): unknown[] {
   return Array.isArray(value) ? value : [value];
 }
 
+const ADDRESS = /^(?:\[[^\]]+\]|[^:]*):\d{1,5}$|^\d{1,5}$|\//;
+
+/** Where to send: an address as given, or an installed daemon's door looked up by name. */
+async function resolveTarget(target: string): Promise<{ host?: string; port?: number; path?: string }> {
+  if (ADDRESS.test(target)) return parseTarget(target);
+  const info = (await callSupervisor('info', target)) as { socket: string | null; ports: { tcp?: number } };
+  if (info.socket) return { path: info.socket };
+  if (info.ports.tcp === undefined) throw new DaeError('ERR_NOT_RUNNING', `${target} has no tcp port`);
+  return { port: info.ports.tcp };
+}
+
 export async function send(target: string, command: string, json: string | undefined, options: { timeout: number }): Promise<unknown> {
   const args = parseArgs(json);
-  const client = await Client.connect({ ...parseTarget(target), timeout: options.timeout });
+  const client = await Client.connect({ ...(await resolveTarget(target)), timeout: options.timeout });
   try {
     return await client.request(command, args);
   } finally {

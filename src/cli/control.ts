@@ -1,0 +1,47 @@
+// Reaching the supervisor from the CLI: its control socket in the home (the file permission is the authentication).
+import { existsSync } from 'node:fs';
+import { Client } from '../client/client.js';
+import { DaeError } from '../errors.js';
+import { homePaths, type HomePaths } from '../supervisor/home.js';
+
+export function home(): HomePaths {
+  return homePaths();
+}
+
+/** Connects to the running supervisor, or rejects with ERR_NOT_RUNNING. */
+export async function connectSupervisor(paths = home(), timeout = 30_000): Promise<Client> {
+  if (!existsSync(paths.socket)) throw new DaeError('ERR_NOT_RUNNING', `no supervisor runs on ${paths.root} (start one with: dae start)`);
+  try {
+    return await Client.connect({ path: paths.socket, timeout });
+  } catch (error) {
+    throw new DaeError('ERR_NOT_RUNNING', `no supervisor answers on ${paths.socket} (start one with: dae start)`, { cause: error });
+  }
+}
+
+/** True when a supervisor answers `ping` on the home's socket. */
+export async function supervisorRuns(paths = home()): Promise<{ pid: number; port: number } | null> {
+  let client: Client;
+  try {
+    client = await connectSupervisor(paths, 2000);
+  } catch {
+    return null;
+  }
+  try {
+    const who = (await client.call('whois')) as { pid: number; port: number };
+    return { pid: who.pid, port: who.port };
+  } catch {
+    return null;
+  } finally {
+    client.destroy();
+  }
+}
+
+/** One call to the supervisor. */
+export async function callSupervisor(command: string, ...args: unknown[]): Promise<unknown> {
+  const client = await connectSupervisor();
+  try {
+    return await client.call(command, ...args);
+  } finally {
+    client.destroy();
+  }
+}
