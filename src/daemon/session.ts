@@ -55,6 +55,8 @@ interface Slot {
 }
 
 const FATAL_CLOSE_MS = 1000;
+// The protocol's blanks only: other Unicode spaces make a line that gets ERR_BAD_PACKET.
+const BLANK_LINE = /^[ \t\r]*$/;
 let nextId = 1;
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -125,7 +127,7 @@ export class Session extends EventEmitter implements Guest {
     if (this.#inputDone) return;
     this.#idleTimer?.refresh();
     if (this.#firstLine) {
-      if (line.trim() === '') return;
+      if (BLANK_LINE.test(line)) return;
       this.#firstLine = false;
       if (isHttpRequestLine(line)) return this.#refuse('an HTTP request');
     }
