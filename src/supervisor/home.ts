@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DaeError } from '../errors.js';
+import { isAlive } from './process.js';
 
 export interface HomePaths {
   root: string;
@@ -54,15 +55,6 @@ export function loadToken(paths: HomePaths): string {
   writeFileSync(paths.token, `${token}\n`, { mode: 0o600 });
   chmodSync(paths.token, 0o600);
   return token;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function readPid(path: string): number | null {

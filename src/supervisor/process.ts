@@ -32,12 +32,19 @@ export function killGroup(pgid: number, signal: NodeJS.Signals | number): boolea
   }
 }
 
+/** True when `pid` runs; a zombie nobody reaped (orphans in a container whose init does not reap) is dead. */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const state = stat[stat.lastIndexOf(')') + 2];
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
   }
 }
 

@@ -22,7 +22,6 @@ test('declared parameters, defaults as optional, rest parameters', () => {
   for (const [fn, required, max] of cases) assert.deepEqual(arityOf(fn), { required, max }, fn.toString());
   const object = { method(a: unknown, b = 2) { return [a, b]; } };
   assert.deepEqual(arityOf(object.method), { required: 1, max: 2 });
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- a source with a single bare parameter
   assert.deepEqual(arityOf(new Function('return (x => x)')() as () => unknown), { required: 1, max: 1 });
   assert.deepEqual(arityOf(((a: unknown, b: unknown) => [a, b]).bind(null)), { required: 2, max: 2 });
 });

@@ -1,0 +1,351 @@
+// The supervisor as a library, with real child processes on loopback: lifecycle, policy, ports, liveness, state.
+import { after, afterEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { readFileSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { Client, Dae, DaeError, type StatusEvent } from '../../src/index.js';
+import { groupAlive, isAlive } from '../../src/supervisor/process.js';
+import { fixture, removeHomes, SAMPLE_KV, startDae, untilStatus } from '../helpers/supervisor.js';
+
+// Each test takes its own port range, so a slow teardown never collides with the next test.
+// Below the ephemeral range (32768+), where the kernel's own ports would look like strangers.
+let base = 20000;
+const nextBase = (): number => (base += 50);
+const running: Dae[] = [];
+async function supervisor(overrides: Record<string, unknown> = {}): Promise<Dae> {
+  const dae = await startDae(nextBase(), overrides);
+  running.push(dae);
+  return dae;
+}
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((dae) => dae.stop()));
+});
+after(removeHomes);
+
+async function call(port: number, command: string, ...args: unknown[]): Promise<unknown> {
+  const client = await Client.connect({ port });
+  try {
+    return await client.call(command, ...args);
+  } finally {
+    client.destroy();
+  }
+}
+
+describe('install and list', () => {
+  test('a daemon goes online with leased ports and answers on them; list tells the truth', async () => {
+    const dae = await supervisor();
+    const entry = await dae.install('kv', SAMPLE_KV);
+    assert.equal(entry.status, 'online');
+    assert.deepEqual(entry.ports, { tcp: base, http: base + 1000, ws: base + 2000 });
+    assert.equal(await call(entry.ports.tcp!, 'set', 'a', 1), undefined);
+    assert.equal(await call(entry.ports.tcp!, 'get', 'a'), 1);
+    const whois = (await call(entry.ports.tcp!, 'whois')) as { name: string; pid: number };
+    assert.deepEqual([whois.name, whois.pid], ['kv', entry.pid]);
+    const [listed] = dae.list();
+    assert.deepEqual(Object.keys(listed!).sort(), ['adopted', 'cpu', 'lastExit', 'memory', 'name', 'pid', 'ports', 'reason', 'restarts', 'script', 'socket', 'status', 'uptime']);
+    assert.ok(!JSON.stringify(dae.list()).includes('DAE_SECRET'));
+    assert.deepEqual(await dae.dispatch('list'), dae.list());
+  });
+
+  test('the daemon gets the environment contract, plus --env values, and no secret of the supervisor leaks', async () => {
+    const dae = await supervisor();
+    const entry = await dae.install('env', fixture('echo'), { env: { GREETING: 'hello' } });
+    const get = (key: string): Promise<unknown> => call(entry.ports.tcp!, 'env', key);
+    assert.equal(await get('GREETING'), 'hello');
+    assert.equal(await get('DAE'), '1');
+    assert.equal(await get('DAE_PID'), String(process.pid));
+    assert.equal(await get('DAE_PORT'), String(dae.port));
+    assert.equal(await get('DAE_NAME'), 'env');
+    assert.equal(await get('DAE_TCP_PORT'), String(entry.ports.tcp));
+    assert.equal(await get('DAE_HTTP_PORT'), String(entry.ports.http));
+    assert.equal(await get('DAE_WS_PORT'), String(entry.ports.ws));
+    assert.equal(await get('DAE_RUNTIME_DIR'), dae.paths.run);
+    assert.match(String(await get('DAE_SECRET')), /^[0-9a-f]{48}$/);
+    const info = dae.info('env');
+    assert.deepEqual(info.env, ['GREETING']);
+    assert.ok(!JSON.stringify(info).includes('hello'), 'info shows environment keys, never values');
+  });
+
+  test('a stranger on the first port of a range is skipped, never fought', async () => {
+    const start = nextBase();
+    const stranger: Server = createServer();
+    stranger.listen(start, '127.0.0.1');
+    await once(stranger, 'listening');
+    try {
+      const dae = await startDae(start);
+      running.push(dae);
+      const first = await dae.install('first', SAMPLE_KV);
+      const second = await dae.install('second', SAMPLE_KV);
+      assert.equal(first.ports.tcp, start + 1);
+      assert.equal(second.ports.tcp, start + 2);
+      assert.equal(first.status, 'online');
+    } finally {
+      stranger.close();
+    }
+  });
+
+  test('names and paths are checked', async () => {
+    const dae = await supervisor();
+    for (const name of ['', '../x', 'a/b', 'x'.repeat(65), '..', 'sp ace']) {
+      await assert.rejects(dae.install(name, SAMPLE_KV), (error: DaeError) => error.code === 'ERR_BAD_ARGS', name);
+    }
+    await assert.rejects(dae.install('missing', '/nonexistent/script.js'), (error: DaeError) => error.code === 'ERR_BAD_ARGS' && /does not exist/.test(error.message));
+    await assert.rejects(dae.install('dir', '/tmp'), (error: DaeError) => error.code === 'ERR_BAD_ARGS');
+    await assert.rejects(dae.install('opt', SAMPLE_KV, { restart: 'sometimes' } as never), /option restart must be always, on-failure or never/);
+    await assert.rejects(dae.install('opt', SAMPLE_KV, { env: { DAE_SECRET: 'x' } }), /DAE_SECRET is set by the supervisor/);
+    await assert.rejects(dae.install('opt', SAMPLE_KV, { bogus: 1 } as never), /unknown install option "bogus"/);
+    await dae.install('kv', SAMPLE_KV);
+    await assert.rejects(dae.install('kv', SAMPLE_KV), (error: DaeError) => error.code === 'ERR_ALREADY_INSTALLED');
+    await assert.rejects(dae.stopDaemon('nobody'), (error: DaeError) => error.code === 'ERR_NOT_INSTALLED');
+  });
+});
+
+describe('restart policy', () => {
+  test('a crash loop backs off and ends errored with the reason; restart clears it', async () => {
+    const dae = await supervisor();
+    const seen: StatusEvent[] = [];
+    const errored = untilStatus(dae, 'crash', 'errored', seen);
+    await dae.install('crash', fixture('crash-on-start'), { maxRestarts: 4, minUptime: 10_000 });
+    const event = await errored;
+    assert.match(event.reason!, /exited with code 1; 4 exits in a row within 10000 ms of starting/);
+    assert.deepEqual(seen.map((e) => e.to), ['starting', 'backoff', 'starting', 'backoff', 'starting', 'backoff', 'starting', 'errored']);
+    const [entry] = dae.list();
+    assert.equal(entry!.status, 'errored');
+    assert.equal(entry!.restarts, 3);
+    assert.deepEqual(entry!.lastExit && [entry!.lastExit.code, entry!.lastExit.signal], [1, null]);
+    const again = untilStatus(dae, 'crash', 'errored');
+    await dae.restartDaemon('crash');
+    await again;
+  });
+
+  test('a daemon that was up is restarted at once, keeping its ports', async () => {
+    const dae = await supervisor();
+    const entry = await dae.install('echo', fixture('echo'));
+    const back = untilStatus(dae, 'echo', 'online');
+    await call(entry.ports.tcp!, 'crash', 7).catch(() => undefined);
+    await back;
+    const [after] = dae.list();
+    assert.notEqual(after!.pid, entry.pid);
+    assert.equal(after!.restarts, 1);
+    assert.deepEqual(after!.lastExit && after!.lastExit.code, 7);
+    assert.deepEqual(after!.ports, entry.ports);
+    assert.equal(await call(after!.ports.tcp!, 'echo', 'back'), 'back');
+  });
+
+  test('restart never: an exit leaves it stopped; on-failure: a clean exit stays stopped', async () => {
+    const dae = await supervisor();
+    const never = await dae.install('never', fixture('crash-on-start'), { restart: 'never' });
+    assert.equal(never.status, 'stopped');
+    assert.match(never.reason!, /exited with code 1 \(restart: never\)/);
+    const clean = await dae.install('clean', fixture('exit-zero'), { restart: 'on-failure' });
+    assert.equal(clean.status, 'stopped');
+  });
+});
+
+describe('ready, liveness and stop', () => {
+  test('a daemon that never reports ready is killed at the deadline and never shows online', async () => {
+    const dae = await supervisor({ readyTimeout: 300 });
+    const seen: StatusEvent[] = [];
+    const errored = untilStatus(dae, 'mute', 'errored', seen);
+    await dae.install('mute', fixture('never-ready'), { maxRestarts: 2 });
+    const event = await errored;
+    assert.match(event.reason!, /no ready report within 300 ms/);
+    assert.ok(!seen.some((e) => e.to === 'online'));
+  });
+
+  test('a hung daemon is found by liveness pings, killed and restarted, with the reason shown', async () => {
+    const dae = await supervisor();
+    const entry = await dae.install('hung', fixture('echo'));
+    const seen: StatusEvent[] = [];
+    const backoff = untilStatus(dae, 'hung', 'backoff', seen);
+    const online = untilStatus(dae, 'hung', 'online');
+    const client = await Client.connect({ port: entry.ports.tcp! });
+    await client.call('hang');
+    client.destroy();
+    const event = await backoff;
+    assert.match(event.reason!, /hung: 3 liveness pings unanswered/);
+    await online;
+    assert.equal(isAlive(entry.pid!), false);
+  });
+
+  test('stop: SIGTERM first, SIGKILL after the timeout; nothing of the group survives', async () => {
+    const dae = await supervisor();
+    const stubborn = await dae.install('stubborn', fixture('echo'), { env: { IGNORE_SIGTERM: '1' }, stopTimeout: 300 });
+    const started = Date.now();
+    const stopped = await dae.stopDaemon('stubborn');
+    assert.ok(Date.now() - started >= 290, 'waited for the stop timeout');
+    assert.equal(stopped.status, 'stopped');
+    assert.equal(stopped.lastExit!.signal, 'SIGKILL');
+    assert.equal(groupAlive(stubborn.pid!), false);
+    await dae.install('polite', fixture('echo'));
+    const done = await dae.stopDaemon('polite');
+    assert.deepEqual([done.lastExit!.code, done.lastExit!.signal], [0, null]);
+  });
+
+  test('a grandchild holding a port is killed with its group before the restart', async () => {
+    const dae = await supervisor();
+    const probe = createServer();
+    probe.listen(0, '127.0.0.1');
+    await once(probe, 'listening');
+    const port = (probe.address() as { port: number }).port;
+    probe.close();
+    const entry = await dae.install('parent', fixture('grandchild'), { env: { GRANDCHILD_PORT: String(port) } });
+    const grandchild = (await call(entry.ports.tcp!, 'child')) as number;
+    assert.equal(isAlive(grandchild), true);
+    await dae.stopDaemon('parent');
+    assert.equal(isAlive(grandchild), false);
+    assert.equal(groupAlive(entry.pid!), false);
+  });
+
+  test('status events reach subscribers', async () => {
+    const dae = await supervisor();
+    const client = await Client.connect({ path: dae.paths.socket });
+    const events: StatusEvent[] = [];
+    const online = new Promise<void>((resolve) => client.on('push', (name: string, args: unknown[]) => {
+      if (name !== 'event') return;
+      events.push(args[0] as StatusEvent);
+      if ((args[0] as StatusEvent).to === 'online') resolve();
+    }));
+    assert.equal(await client.call('events'), true);
+    await client.call('install', 'kv', SAMPLE_KV, {});
+    await online;
+    assert.deepEqual(events.map((e) => [e.name, e.from, e.to]), [['kv', 'stopped', 'starting'], ['kv', 'starting', 'online']]);
+    assert.ok(events.every((e) => !Number.isNaN(Date.parse(e.at))));
+    client.destroy();
+  });
+});
+
+describe('resources', () => {
+  test('cpu and memory are sampled in the background; max-memory restarts a leaking daemon', async () => {
+    const dae = await supervisor();
+    const entry = await dae.install('leak', fixture('echo'), { maxMemory: 150 * 1024 * 1024 });
+    const client = await Client.connect({ port: entry.ports.tcp! });
+    await client.call('burn', 300);
+    await untilSample(dae, 'leak', (e) => e.cpu > 0 && e.memory > 10 * 1024 * 1024);
+    const backoff = untilStatus(dae, 'leak', 'backoff');
+    await client.call('leak', 200);
+    client.destroy();
+    assert.match((await backoff).reason!, /memory \d+ bytes stayed over max-memory 157286400/);
+  });
+});
+
+function untilSample(dae: Dae, name: string, ok: (entry: ReturnType<Dae['list']>[number]) => boolean): Promise<void> {
+  // The sampler runs every 100 ms here; its results show in list.
+  return new Promise((resolve) => {
+    const check = (): void => {
+      const entry = dae.list().find((e) => e.name === name);
+      if (entry && ok(entry)) resolve();
+      else setTimeout(check, 50);
+    };
+    check();
+  });
+}
+
+describe('security and files', () => {
+  test('over TCP, protected commands need auth with the token; read-only ones do not', async () => {
+    const dae = await supervisor();
+    const client = await Client.connect({ port: dae.port });
+    await assert.rejects(client.call('install', 'kv', SAMPLE_KV), (error: DaeError) => error.code === 'ERR_AUTH_REQUIRED');
+    await assert.rejects(client.call('logs', 'kv'), (error: DaeError) => error.code === 'ERR_AUTH_REQUIRED');
+    await assert.rejects(client.call('kill'), (error: DaeError) => error.code === 'ERR_AUTH_REQUIRED');
+    assert.deepEqual(await client.call('list'), []);
+    await assert.rejects(client.call('auth', 'wrong'), (error: DaeError) => error.code === 'ERR_AUTH_FAILED');
+    const token = readFileSync(`${dae.paths.root}/token`, 'utf8').trim();
+    assert.equal(await client.call('auth', token), true);
+    assert.equal(((await client.call('install', 'kv', SAMPLE_KV)) as { status: string }).status, 'online');
+    client.destroy();
+  });
+
+  test('a ready report with a wrong secret is refused', async () => {
+    const dae = await supervisor();
+    await dae.install('kv', SAMPLE_KV);
+    const client = await Client.connect({ path: dae.paths.socket });
+    await assert.rejects(client.call('ready', { name: 'kv', pid: 1, secret: 'guess', ports: {} }), (error: DaeError) => error.code === 'ERR_AUTH_FAILED');
+    client.destroy();
+  });
+
+  test('the home, token, state, logs and socket are private', async () => {
+    const dae = await supervisor();
+    await dae.install('kv', SAMPLE_KV);
+    const mode = (path: string): number => statSync(path).mode & 0o777;
+    assert.equal(mode(dae.paths.root), 0o700);
+    assert.equal(mode(dae.paths.run), 0o700);
+    assert.equal(mode(dae.paths.logs), 0o700);
+    assert.equal(mode(dae.paths.token), 0o600);
+    assert.equal(mode(dae.paths.state), 0o600);
+    assert.equal(mode(dae.paths.socket), 0o600);
+    assert.equal(mode(`${dae.paths.logs}/kv.out.log`), 0o600);
+  });
+
+  test('the state is written on every change, atomically, with no temporary file left', async () => {
+    const dae = await supervisor();
+    await dae.install('kv', SAMPLE_KV, { args: ['--x'] });
+    const state = JSON.parse(readFileSync(dae.paths.state, 'utf8'));
+    assert.equal(state.version, 1);
+    assert.equal(state.daemons[0].spec.name, 'kv');
+    assert.deepEqual(state.daemons[0].spec.args, ['--x']);
+    assert.equal(state.daemons[0].spec.stopped, false);
+    await dae.stopDaemon('kv');
+    assert.equal(JSON.parse(readFileSync(dae.paths.state, 'utf8')).daemons[0].spec.stopped, true);
+    await dae.uninstall('kv');
+    assert.deepEqual(JSON.parse(readFileSync(dae.paths.state, 'utf8')).daemons, []);
+    const { readdirSync } = await import('node:fs');
+    assert.deepEqual(readdirSync(dae.paths.root).filter((f) => f.endsWith('.tmp')), []);
+  });
+
+  test('a second supervisor on the same home is refused, also when two start at once', async () => {
+    const dae = await supervisor();
+    const second = new Dae({ home: dae.paths.root, config: { port: 0 } });
+    await assert.rejects(second.start(), (error: DaeError) => error.code === 'ERR_ALREADY_RUNNING' && error.message.includes(`pid ${process.pid}`));
+    await dae.stop();
+    running.length = 0;
+    const a = new Dae({ home: dae.paths.root, config: { port: 0 } });
+    const b = new Dae({ home: dae.paths.root, config: { port: 0 } });
+    const results = await Promise.allSettled([a.start(), b.start()]);
+    assert.deepEqual(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+    const winner = results[0]!.status === 'fulfilled' ? a : b;
+    await winner.stop();
+  });
+
+  test('a supervisor that stops with --keep-daemons leaves them running; the next one adopts them by secret', async () => {
+    const first = await supervisor();
+    const entry = await first.install('kv', SAMPLE_KV);
+    await first.shutdown({ keepDaemons: true });
+    running.length = 0;
+    assert.equal(isAlive(entry.pid!), true);
+    const second = new Dae({ home: first.paths.root, config: first.config });
+    const online = untilStatus(second, 'kv', 'online');
+    await second.start();
+    running.push(second);
+    await online;
+    const [adopted] = second.list();
+    assert.deepEqual([adopted!.pid, adopted!.adopted], [entry.pid, true]);
+    // An adopted daemon that dies is noticed at once and restarted.
+    const back = untilStatus(second, 'kv', 'online');
+    process.kill(entry.pid!, 'SIGKILL');
+    await back;
+    const [restarted] = second.list();
+    assert.notEqual(restarted!.pid, entry.pid);
+    assert.equal(restarted!.adopted, false);
+  });
+
+  test('after a simulated reboot every installed daemon comes back as it was', async () => {
+    const first = await supervisor();
+    const kv = await first.install('kv', SAMPLE_KV);
+    await first.install('off', SAMPLE_KV);
+    await first.stopDaemon('off');
+    await first.shutdown({ keepDaemons: true });
+    running.length = 0;
+    process.kill(-kv.pid!, 'SIGKILL'); // the reboot
+    const second = new Dae({ home: first.paths.root, config: first.config });
+    const online = untilStatus(second, 'kv', 'online');
+    await second.start();
+    running.push(second);
+    await online;
+    const list = second.list();
+    assert.deepEqual(list.map((e) => [e.name, e.status]), [['kv', 'online'], ['off', 'stopped']]);
+    assert.deepEqual(list[0]!.ports, kv.ports);
+    assert.equal(await call(list[0]!.ports.tcp!, 'ping'), undefined);
+  });
+});
