@@ -1,14 +1,25 @@
-// `npm start`: the two samples, kv and a heartbeat writing into it, and how to reach them with nc.
-import { Client } from '../src/index.js';
-import { Heartbeat } from './heartbeat.js';
-import { Kv } from './kv.js';
+// `npm start`, and the original's third sample: a supervisor created in-process that installs the two samples.
+import { fileURLToPath } from 'node:url';
+import { Dae } from '../src/index.js';
 
-const kv = new Kv({ port: Number(process.env.KV_PORT ?? 0) });
-await kv.start();
-const heartbeat = new Heartbeat({ findKv: () => Client.connect({ port: kv.port }) });
-await heartbeat.start();
-console.log(`kv        on 127.0.0.1:${kv.port}   try: printf 'all\\n' | nc -N 127.0.0.1 ${kv.port}`);
-console.log(`heartbeat on 127.0.0.1:${heartbeat.port}   try: printf 'status\\n' | nc -N 127.0.0.1 ${heartbeat.port}`);
-const stop = (): void => void Promise.all([heartbeat.stop(), kv.stop()]).then(() => process.exit(0));
+const samples = {
+  kv: fileURLToPath(new URL('./kv.js', import.meta.url)),
+  heartbeat: fileURLToPath(new URL('./heartbeat.js', import.meta.url)),
+};
+
+const dae = new Dae({ echo: true });
+await dae.start();
+for (const [name, path] of Object.entries(samples)) {
+  const installed = dae.list().some((entry) => entry.name === name);
+  if (!installed) await dae.install(name, path);
+}
+const port = (name: string): number | undefined => dae.list().find((entry) => entry.name === name)?.ports.tcp;
+console.log(`
+dae supervisor pid ${process.pid}, home ${dae.paths.root}
+  supervisor  printf 'list\\n' | nc -N 127.0.0.1 ${dae.port}
+  kv          printf 'all\\n' | nc -N 127.0.0.1 ${port('kv')}
+  heartbeat   printf 'status\\n' | nc -N 127.0.0.1 ${port('heartbeat')}
+Ctrl-C stops the supervisor and its daemons.`);
+const stop = (): void => void dae.stop().then(() => process.exit(0));
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);

@@ -101,8 +101,9 @@ program
     await ensureSupervisor();
     const { resolve } = await import('node:path');
     const entry = (await callSupervisor('install', name, resolve(script), options)) as ListEntry;
-    out(describe(entry));
-    if (entry.status !== 'online') process.exitCode = 1;
+    if (entry.status === 'online') return void out(describe(entry));
+    process.stderr.write(`dae: ${describe(entry)}`);
+    process.exitCode = 1;
   });
 
 program

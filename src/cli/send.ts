@@ -25,11 +25,12 @@ export function parseArgs(json: string | undefined): unknown[] {
   return Array.isArray(value) ? value : [value];
 }
 
-const ADDRESS = /^(?:\[[^\]]+\]|[^:]*):\d{1,5}$|^\d{1,5}$|\//;
+// Daemon names never hold ':' or '/', and are not all digits: anything else is an address.
+const NOT_A_NAME = /[:/]|^\d+$/;
 
 /** Where to send: an address as given, or an installed daemon's door looked up by name. */
 async function resolveTarget(target: string): Promise<{ host?: string; port?: number; path?: string }> {
-  if (ADDRESS.test(target)) return parseTarget(target);
+  if (NOT_A_NAME.test(target)) return parseTarget(target);
   const info = (await callSupervisor('info', target)) as { socket: string | null; ports: { tcp?: number } };
   if (info.socket) return { path: info.socket };
   if (info.ports.tcp === undefined) throw new DaeError('ERR_NOT_RUNNING', `${target} has no tcp port`);

@@ -33,7 +33,7 @@ test('the command table refuses bad names, reserved names and non-functions', ()
   fail({ error: () => 1 }, /reserved/);
   fail({ pong: () => 1 }, /reserved/);
   fail({ x: 5 }, /needs a function/);
-  fail({ x: { run: () => 1, reply: 'y' } }, /built-ins/);
+  fail({ x: { run: () => 1, reply: 'error' } }, /reply name "error" is not valid or is reserved/);
   assert.throws(() => buildCommandTable({ ping: () => 1 }, { ping: () => 2 }), /is a built-in/);
 });
 
