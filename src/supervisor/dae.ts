@@ -382,6 +382,7 @@ export class Dae extends Daemon {
       }
     }
     rotateIfLarge(this.paths.log, this.config.logs.maxBytes, this.config.logs.files);
+    this.emit('sampled');
   }
 
   #log(message: string): void {

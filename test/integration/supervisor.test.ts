@@ -222,7 +222,8 @@ describe('resources', () => {
     const entry = await dae.install('leak', fixture('echo'), { maxMemory: 150 * 1024 * 1024 });
     const client = await Client.connect({ port: entry.ports.tcp! });
     await client.call('burn', 300);
-    await untilSample(dae, 'leak', (e) => e.cpu > 0 && e.memory > 10 * 1024 * 1024);
+    const sampled = (): ReturnType<Dae['list']>[number] => dae.list().find((e) => e.name === 'leak')!;
+    await untilSample(dae, () => sampled().cpu > 0 && sampled().memory > 10 * 1024 * 1024);
     const backoff = untilStatus(dae, 'leak', 'backoff');
     await client.call('leak', 200);
     client.destroy();
@@ -230,17 +231,34 @@ describe('resources', () => {
   });
 });
 
-function untilSample(dae: Dae, name: string, ok: (entry: ReturnType<Dae['list']>[number]) => boolean): Promise<void> {
-  // The sampler runs every 100 ms here; its results show in list.
+// Resolves after the first background sample (every 100 ms here) whose results satisfy `ok`.
+function untilSample(dae: Dae, ok: () => boolean): Promise<void> {
   return new Promise((resolve) => {
     const check = (): void => {
-      const entry = dae.list().find((e) => e.name === name);
-      if (entry && ok(entry)) resolve();
-      else setTimeout(check, 50);
+      if (!ok()) return;
+      dae.off('sampled', check);
+      resolve();
     };
-    check();
+    dae.on('sampled', check);
   });
 }
+
+describe('logs', () => {
+  test('stdout and stderr land in the home; a fast logger is rotated by size', async () => {
+    const dae = await supervisor({ logs: { maxBytes: 4096, files: 3 } });
+    const entry = await dae.install('chatty', fixture('echo'));
+    const client = await Client.connect({ port: entry.ports.tcp! });
+    await client.call('log', 3, 'hello');
+    await untilSample(dae, () => dae.logs('chatty', 10).out.includes('hello 2'));
+    assert.deepEqual(dae.logs('chatty', 3).out, ['hello 0', 'hello 1', 'hello 2']);
+    await client.call('log', 500, 'bulk');
+    client.destroy();
+    const { existsSync } = await import('node:fs');
+    const rotated = `${dae.info('chatty').logs.out}.1`;
+    await untilSample(dae, () => existsSync(rotated));
+    assert.ok(readFileSync(rotated, 'utf8').includes('bulk'));
+  });
+});
 
 describe('security and files', () => {
   test('over TCP, protected commands need auth with the token; read-only ones do not', async () => {
