@@ -2,16 +2,23 @@
 import { EventEmitter } from 'node:events';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { lstat, mkdir, chmod } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DaeError, toWireError } from '../errors.js';
 import { createDebug } from '../debug.js';
 import { DEFAULT_LIMITS, type Limits } from '../protocol/limits.js';
 import { buildCommandTable, describeCommands, resolveCommand, type Command, type CommandDeclarations } from './commands.js';
 import { readDaeEnv, type DaeEnv } from '../protocol/env.js';
 import { LocalGuest } from './local-guest.js';
-import type { Guest, Session, SessionHost } from './session.js';
+import type { Guest, Session } from './session.js';
 import { serveStream } from './stream.js';
 import { SupervisorLink } from './supervised.js';
 import { makePrivate, prepareSocketPath } from './unix.js';
+import type { Door, DoorHost } from './door.js';
+import { serveHttp } from './http.js';
+import { serveWs } from './ws.js';
 
 const debug = createDebug('daemon');
 
@@ -29,6 +36,16 @@ export interface DaemonOptions {
   stopTimeout?: number;
   /** The environment to read the `DAE_*` contract from (default `process.env`). */
   env?: NodeJS.ProcessEnv;
+  /** The unix socket door: on by default (`daemon.<pid>.sock` in the runtime directory), a path, or false. */
+  socket?: boolean | string;
+  /** HTTP port (`DAE_HTTP_PORT` wins); no HTTP door without one. 0 = OS-assigned. */
+  http?: number;
+  /** WebSocket port (`DAE_WS_PORT` wins); no WebSocket door without one. 0 = OS-assigned. */
+  ws?: number;
+  /** Browser origins allowed on the HTTP and WebSocket doors (none by default). */
+  allowOrigins?: string[];
+  /** Host names accepted besides loopback ones on the HTTP and WebSocket doors (DNS rebinding defence). */
+  allowHosts?: string[];
 }
 
 /** What `whois` answers: never a secret. */
@@ -43,6 +60,13 @@ export interface Identity {
 export type DaemonStatus = 'idle' | 'starting' | 'listening' | 'stopping' | 'stopped';
 
 const MAX_AUTH_FAILURES = 5;
+
+// `daemon.<pid>.sock`; further daemons in the same process get `daemon.<pid>-<n>.sock`.
+let socketsInProcess = 0;
+function socketName(): string {
+  const n = socketsInProcess++;
+  return n === 0 ? `daemon.${process.pid}.sock` : `daemon.${process.pid}-${n}.sock`;
+}
 
 function checkLimits(limits: Partial<Limits> | undefined): Limits {
   const merged: Limits = { ...DEFAULT_LIMITS };
@@ -81,8 +105,9 @@ export abstract class Daemon extends EventEmitter {
   protected readonly env: DaeEnv;
   readonly #options: DaemonOptions;
   #table: Map<string, Command> | null = null;
-  readonly #servers: Array<{ server: Server }> = [];
-  #sessionHost: SessionHost | null = null;
+  readonly #doors: Door[] = [];
+  readonly #ports: Record<string, number | string> = {};
+  #doorHost: DoorHost | null = null;
   #link: SupervisorLink | null = null;
   #port = 0;
   #created = new Date();
@@ -97,6 +122,8 @@ export abstract class Daemon extends EventEmitter {
     this.limits = checkLimits(options.limits);
     this.name = options.name ?? new.target.name.toLowerCase();
     if (options.port !== undefined) checkPort('port', options.port);
+    if (options.http !== undefined) checkPort('http', options.http);
+    if (options.ws !== undefined) checkPort('ws', options.ws);
     if (options.token !== undefined && (typeof options.token !== 'string' || options.token.length < 16)) {
       throw new DaeError('ERR_BAD_OPTION', 'token must be a string of at least 16 characters');
     }
@@ -116,15 +143,34 @@ export abstract class Daemon extends EventEmitter {
     if (this.#status !== 'idle') throw new DaeError('ERR_BAD_OPTION', `start() called when ${this.#status}`);
     this.#setStatus('starting');
     if (this.env.name !== undefined) this.name = this.env.name;
-    this.#sessionHost = { commands: this.#commandTable(), limits: this.limits, run: (command, args, guest) => this.#run(command, args, guest) };
-    const port = this.env.tcpPort ?? this.#options.port ?? 0;
+    this.#doorHost = {
+      commands: this.#commandTable(),
+      limits: this.limits,
+      run: (command, args, guest) => this.#run(command, args, guest),
+      call: (name, args, guest) => this.#call(name, args, guest),
+      describe: () => ({ ...this.identity(), commands: describeCommands(this.#commandTable()) }),
+      checkToken: (token) => this.checkToken(token),
+      allowOrigins: this.#options.allowOrigins ?? [],
+      allowHosts: this.#options.allowHosts ?? [],
+    };
     const host = this.#options.host ?? '127.0.0.1';
     try {
-      const tcp = await this.#listen('tcp', { port, host }, false);
+      const tcp = await this.#listenStream('tcp', { port: this.env.tcpPort ?? this.#options.port ?? 0, host }, false);
       this.#port = (tcp.address() as { port: number }).port;
+      this.#ports.tcp = this.#port;
+      const socket = this.#options.socket ?? true;
+      if (socket !== false) {
+        const path = typeof socket === 'string' ? socket : join(await this.#runtimeDir(), socketName());
+        await this.listenUnix(path, false);
+        this.#ports.unix = path;
+      }
+      const http = this.env.httpPort ?? this.#options.http;
+      if (http !== undefined) this.#ports.http = await this.#listenHttp('http', http, host);
+      const ws = this.env.wsPort ?? this.#options.ws;
+      if (ws !== undefined) this.#ports.ws = await this.#listenHttp('ws', ws, host);
       await this.openDoors();
     } catch (error) {
-      await this.#closeServers();
+      await this.#closeDoors();
       this.#setStatus('stopped');
       throw error;
     }
@@ -144,15 +190,56 @@ export abstract class Daemon extends EventEmitter {
   /** Serves Common TCP on a unix socket (0600); `trusted` sessions start authenticated (the file mode is the auth). */
   protected async listenUnix(path: string, trusted: boolean): Promise<void> {
     await prepareSocketPath(path);
-    await this.#listen('unix', { path }, trusted);
+    await this.#listenStream('unix', { path }, trusted);
     await makePrivate(path);
   }
 
-  async #listen(kind: 'tcp' | 'unix', where: { port?: number; host?: string; path?: string }, trusted: boolean): Promise<Server> {
-    const host = this.#sessionHost;
-    if (host === null) throw new DaeError('ERR_BAD_OPTION', 'doors open only during start()');
+  // The daemon's own 0700 runtime directory when no supervisor gave one; never a directory someone else owns.
+  async #runtimeDir(): Promise<string> {
+    if (this.env.runtimeDir !== undefined) return this.env.runtimeDir;
+    const dir = join(tmpdir(), `dae-${process.getuid?.() ?? 'user'}`);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const stats = await lstat(dir);
+    if (!stats.isDirectory() || (process.getuid !== undefined && stats.uid !== process.getuid())) {
+      throw new DaeError('ERR_BAD_OPTION', `${dir} is not a directory of this user: set DAE_RUNTIME_DIR or the socket option`);
+    }
+    await chmod(dir, 0o700);
+    return dir;
+  }
+
+  #host(): DoorHost {
+    if (this.#doorHost === null) throw new DaeError('ERR_BAD_OPTION', 'doors open only during start()');
+    return this.#doorHost;
+  }
+
+  async #listenStream(kind: 'tcp' | 'unix', where: { port?: number; host?: string; path?: string }, trusted: boolean): Promise<Server> {
     const server = createServer({ allowHalfOpen: true, noDelay: true });
-    serveStream(server, host, { kind, trusted, accept: (session) => this.#accept(session) });
+    serveStream(server, this.#host(), { kind, trusted, accept: (session) => this.#accept(session) });
+    await this.#bind(server, kind, where);
+    // Closing a unix server removes its socket file at once (libuv), so a successor can bind while connections drain.
+    this.#doors.push({ kind, close: () => new Promise((resolve) => server.close(() => resolve())), destroy: () => undefined });
+    return server;
+  }
+
+  async #listenHttp(kind: 'http' | 'ws', port: number, host: string): Promise<number> {
+    const server: HttpServer = createHttpServer({ keepAlive: true });
+    server.maxConnections = this.limits.maxConnections;
+    if (kind === 'http') serveHttp(server, this.#host());
+    const wss = kind === 'ws' ? serveWs(server, this.#host(), (session) => this.#accept(session)) : null;
+    await this.#bind(server, kind, { port, host });
+    this.#doors.push({
+      kind,
+      close: () => new Promise((resolve) => {
+        wss?.close();
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+      destroy: () => server.closeAllConnections(),
+    });
+    return (server.address() as { port: number }).port;
+  }
+
+  async #bind(server: Server | HttpServer, kind: string, where: { port?: number; host?: string; path?: string }): Promise<void> {
     const label = where.path ?? `${where.host}:${where.port}`;
     try {
       await new Promise<void>((resolve, reject) => {
@@ -164,17 +251,13 @@ export abstract class Daemon extends EventEmitter {
       });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      throw new DaeError('ERR_BAD_OPTION', `${this.name} cannot listen on ${label}: ${code ?? (error as Error).message}`, { cause: error });
+      throw new DaeError('ERR_BAD_OPTION', `${this.name} cannot listen (${kind}) on ${label}: ${code ?? (error as Error).message}`, { cause: error });
     }
     server.on('error', (error) => debug('%s %s server error %s', this.name, kind, error.message));
-    this.#servers.push({ server });
-    return server;
   }
 
-  async #closeServers(): Promise<void> {
-    const servers = this.#servers.splice(0);
-    // Closing a unix server removes its socket file at once (libuv), so a successor can bind while connections drain.
-    await Promise.all(servers.map(({ server }) => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()))));
+  async #closeDoors(): Promise<void> {
+    await Promise.all(this.#doors.map((door) => door.close()));
   }
 
   /** Stops accepting, lets commands in flight finish (up to `stopTimeout`), then closes every connection. */
@@ -183,24 +266,29 @@ export abstract class Daemon extends EventEmitter {
     if (this.#status === 'stopping') return new Promise((resolve) => this.once('stopped', () => resolve()));
     this.#setStatus('stopping');
     this.#link?.close();
-    const closed = this.#closeServers();
+    const closed = this.#closeDoors();
     const sessions = [...this.#sessions];
     const allClosed = Promise.all(sessions.map((session) => (session.closed ? undefined : new Promise<void>((resolve) => session.once('close', () => resolve())))));
     for (const session of sessions) session.shutdown();
     const deadline = setTimeout(() => {
       for (const session of this.#sessions) session.close();
+      for (const door of this.#doors) door.destroy();
     }, this.#options.stopTimeout ?? 5000);
     await allClosed;
     clearTimeout(deadline);
     await closed;
+    this.#doors.length = 0;
     this.#setStatus('stopped');
     this.emit('stopped');
   }
 
   /** Calls a command in-process, as a trusted caller would over the wire; for tests and embedding. */
-  async dispatch(name: string, ...args: unknown[]): Promise<unknown> {
-    const guest = new LocalGuest(true);
-    const resolved = resolveCommand(this.#commandTable(), name, args, true);
+  dispatch(name: string, ...args: unknown[]): Promise<unknown> {
+    return this.#call(name, args, new LocalGuest(true));
+  }
+
+  async #call(name: string, args: unknown[], guest: Guest): Promise<unknown> {
+    const resolved = resolveCommand(this.#commandTable(), name, args, guest.authenticated);
     if (!('run' in resolved)) throw new DaeError(resolved.code, resolved.message);
     try {
       return await this.#run(resolved, args, guest);
@@ -215,9 +303,9 @@ export abstract class Daemon extends EventEmitter {
     return { name: this.name, pid: process.pid, port: this.#port, ports: this.doors(), created: this.#created.toISOString() };
   }
 
-  /** Every door this daemon listens on; subclasses and later doors add theirs. */
+  /** Every door this daemon listens on: `tcp`, `unix` (a path), `http`, `ws`; subclasses may add theirs. */
   protected doors(): Record<string, number | string> {
-    return { tcp: this.#port };
+    return { ...this.#ports };
   }
 
   /** True when `token` is this daemon's token (constant-time). */
@@ -268,7 +356,7 @@ export abstract class Daemon extends EventEmitter {
   }
 
   #accept(session: Session): void {
-    if (this.#status !== 'listening') return session.fatal({ code: 'ERR_SHUTTING_DOWN', message: 'the daemon is stopping' });
+    if (this.#status === 'stopping' || this.#status === 'stopped') return session.fatal({ code: 'ERR_SHUTTING_DOWN', message: 'the daemon is stopping' });
     if (this.#sessions.size >= this.limits.maxConnections) {
       return session.fatal({ code: 'ERR_TOO_MANY_CONNECTIONS', message: `${this.name} serves at most ${this.limits.maxConnections} connections` });
     }

@@ -1,18 +1,20 @@
-// The guest of an in-process call: pushes are collected instead of sent.
+// The guest of an in-process call or of one HTTP request: pushes are collected instead of sent.
 import { EventEmitter } from 'node:events';
 import type { Guest } from './session.js';
 
 export class LocalGuest extends EventEmitter implements Guest {
   readonly id = 0;
-  readonly kind = 'local';
-  readonly remote = 'local';
+  readonly kind: string;
+  readonly remote: string;
   readonly pushes: Array<{ name: string; args: unknown[] }> = [];
   #authenticated: boolean;
   #closed = false;
 
-  constructor(authenticated: boolean) {
+  constructor(authenticated: boolean, kind = 'local', remote = 'local') {
     super();
     this.#authenticated = authenticated;
+    this.kind = kind;
+    this.remote = remote;
   }
 
   get authenticated(): boolean {

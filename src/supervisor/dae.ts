@@ -64,7 +64,7 @@ export class Dae extends Daemon {
   constructor(options: DaeOptions = {}) {
     const config = checkConfig(options.config ?? {}, 'config');
     // The supervisor's own DAE_* variables (if it runs under another dae) say nothing about it.
-    super({ name: 'Dae', host: config.host, port: config.port, env: {} });
+    super({ name: 'Dae', host: config.host, port: config.port, env: {}, socket: false });
     this.config = config;
     this.paths = homePaths(options.home);
     this.#writer = new SerialWriter(this.paths.state);
@@ -276,6 +276,7 @@ export class Dae extends Daemon {
     await this.listenUnix(this.paths.socket, true);
   }
 
+  // The control socket is the supervisor's unix door.
   protected override doors(): Record<string, number | string> {
     return { ...super.doors(), unix: this.paths.socket };
   }

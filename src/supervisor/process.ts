@@ -48,9 +48,20 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/** True when anything still runs in the process group. */
+/** True when anything still runs in the process group (zombies do not count). */
 export function groupAlive(pgid: number): boolean {
-  return killGroup(pgid, 0);
+  if (!killGroup(pgid, 0)) return false;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X') return true;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return false;
 }
 
 /** True when process `pid` carries `DAE_SECRET=<secret>`: a reused pid proves nothing, the secret does. */

@@ -91,7 +91,9 @@ describe('built-ins', () => {
     assert.equal(identity.name, 'renamed');
     assert.equal(identity.pid, process.pid);
     assert.equal(identity.port, d.port);
-    assert.deepEqual(identity.ports, { tcp: d.port });
+    assert.deepEqual(Object.keys(identity.ports), ['tcp', 'unix']);
+    assert.equal(identity.ports.tcp, d.port);
+    assert.match(identity.ports.unix, /\/daemon\.\d+(-\d+)?\.sock$/);
     assert.ok(!Number.isNaN(Date.parse(identity.created)));
     peer.end();
   });

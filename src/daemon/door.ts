@@ -1,0 +1,19 @@
+// What every door needs from its daemon: one command table, one set of handlers, one set of limits.
+import type { Guest, SessionHost } from './session.js';
+
+export interface DoorHost extends SessionHost {
+  /** Resolves and runs a command for `guest`; rejects with a `DaeError` carrying the wire code. */
+  call(name: string, args: unknown[], guest: Guest): Promise<unknown>;
+  /** `GET /`: identity and commands with arities. */
+  describe(): unknown;
+  checkToken(token: string): boolean;
+  readonly allowOrigins: readonly string[];
+  readonly allowHosts: readonly string[];
+}
+
+/** An open door: closed gracefully at stop, destroyed after the stop deadline. */
+export interface Door {
+  readonly kind: string;
+  close(): Promise<void>;
+  destroy(): void;
+}

@@ -1,0 +1,84 @@
+// The WebSocket door: each text message is one packet; replies and pushes come back as text messages.
+import type { Server } from 'node:http';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { isAllowedHost, isAllowedOrigin } from './origin.js';
+import type { DoorHost } from './door.js';
+import { Session, type Endpoint } from './session.js';
+
+class WsEndpoint implements Endpoint {
+  readonly kind = 'ws';
+  readonly remote: string;
+  readonly #ws: WebSocket;
+  readonly #onDrain: () => void;
+
+  constructor(ws: WebSocket, remote: string, onDrain: () => void) {
+    this.#ws = ws;
+    this.remote = remote;
+    this.#onDrain = onDrain;
+  }
+
+  get buffered(): number {
+    return this.#ws.bufferedAmount;
+  }
+
+  // The session writes whole packets, several at a time: one message each, without the newline.
+  write(text: string): void {
+    let start = 0;
+    let nl = text.indexOf('\n');
+    while (nl !== -1) {
+      this.#ws.send(text.slice(start, nl), this.#onDrain);
+      start = nl + 1;
+      nl = text.indexOf('\n', start);
+    }
+  }
+
+  pause(): void {
+    this.#ws.pause();
+  }
+
+  resume(): void {
+    this.#ws.resume();
+  }
+
+  end(): void {
+    this.#ws.close(1000);
+  }
+
+  destroy(): void {
+    this.#ws.terminate();
+  }
+}
+
+/** Serves Common TCP packets over WebSocket on `server`; `accept` registers each session with the daemon. */
+export function serveWs(server: Server, host: DoorHost, accept: (session: Session) => void): WebSocketServer {
+  const max = host.limits.maxPacketBytes;
+  const wss = new WebSocketServer({
+    server,
+    // Twice the packet limit: a message over the limit still arrives, so it gets ERR_PACKET_TOO_LARGE.
+    maxPayload: 2 * max,
+    verifyClient: ({ origin, req }: { origin: string | undefined; req: { headers: Record<string, string | string[] | undefined> } }, done: (ok: boolean, code?: number, message?: string) => void) => {
+      const hostHeader = req.headers.host;
+      const ok = isAllowedHost(typeof hostHeader === 'string' ? hostHeader : undefined, host.allowHosts) && isAllowedOrigin(origin || undefined, host.allowOrigins);
+      if (ok) done(true);
+      else done(false, 403, 'Forbidden: Origin or Host not allowed');
+    },
+  });
+  wss.on('connection', (ws, req) => {
+    let session: Session | null = null;
+    const endpoint = new WsEndpoint(ws, `${req.socket.remoteAddress}:${req.socket.remotePort}`, () => session?.drained());
+    session = new Session(host, endpoint);
+    const current = session;
+    ws.on('message', (data: Buffer) => {
+      const bytes = data.length;
+      if (bytes > max) return current.fatal({ code: 'ERR_PACKET_TOO_LARGE', message: `a message of ${bytes} bytes is over the limit of ${max}` });
+      let text = data.toString('utf8');
+      if (text.endsWith('\n')) text = text.slice(0, text.endsWith('\r\n') ? -2 : -1);
+      current.receive(text);
+    });
+    ws.on('error', () => ws.terminate());
+    ws.on('close', () => current.closedByEndpoint());
+    accept(current);
+  });
+  wss.on('error', () => undefined);
+  return wss;
+}
