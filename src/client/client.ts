@@ -2,13 +2,15 @@
 import { EventEmitter } from 'node:events';
 import { DaeError, fromWire } from '../errors.js';
 import { formatPacket, isValidName, parsePacket } from '../protocol/packet.js';
-import { openStream, type Transport } from './transport.js';
+import { openStream, openWebSocket, type Transport, type TransportHandlers } from './transport.js';
 
 export interface ClientOptions {
   host?: string;
   port?: number;
   /** A unix socket path, instead of host and port. */
   path?: string;
+  /** A WebSocket URL (`ws://127.0.0.1:17000`), instead of host and port. */
+  url?: string;
   /** Default per-call timeout in ms (0 = none). */
   timeout?: number;
   connectTimeout?: number;
@@ -56,26 +58,27 @@ export class Client extends EventEmitter {
     this.#closedPromise = closed;
   }
 
-  /** Connects over TCP (`host`, `port`) or a unix socket (`path`). */
+  /** Connects over TCP (`host`, `port`), a unix socket (`path`) or WebSocket (`url`). */
   static async connect(options: ClientOptions): Promise<Client> {
-    if (options.path === undefined && (options.port === undefined || !Number.isInteger(options.port))) {
-      throw new DaeError('ERR_BAD_OPTION', `connect needs a port or a path, got ${JSON.stringify(options)}`);
+    if (options.path === undefined && options.url === undefined && (options.port === undefined || !Number.isInteger(options.port))) {
+      throw new DaeError('ERR_BAD_OPTION', `connect needs a port, a path or a url, got ${JSON.stringify(options)}`);
     }
     const ref: { client?: Client } = {};
     let markClosed!: () => void;
     const closed = new Promise<void>((resolve) => (markClosed = resolve));
-    const transport = await openStream(
-      { ...options, maxPacketBytes: options.maxPacketBytes ?? DEFAULT_MAX_PACKET },
-      {
-        line: (text) => {
-          if (ref.client) ref.client.#onLine(text);
-        },
-        close: (error) => {
-          if (ref.client) ref.client.#onClose(error);
-          markClosed();
-        },
+    const maxPacketBytes = options.maxPacketBytes ?? DEFAULT_MAX_PACKET;
+    const handlers: TransportHandlers = {
+      line: (text) => {
+        if (ref.client) ref.client.#onLine(text);
       },
-    );
+      close: (error) => {
+        if (ref.client) ref.client.#onClose(error);
+        markClosed();
+      },
+    };
+    const transport = options.url !== undefined
+      ? await openWebSocket(options.url, handlers, { ...options, maxPacketBytes })
+      : await openStream({ ...options, maxPacketBytes }, handlers);
     // Events reach the transport only after this continuation has run: nothing is missed.
     ref.client = new Client(transport, options.timeout ?? DEFAULT_TIMEOUT, closed);
     return ref.client;

@@ -2,6 +2,7 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { DaeError } from '../errors.js';
 import { Framer } from '../protocol/framer.js';
+import WebSocket from 'ws';
 
 export interface Transport {
   /** Writes one formatted packet (with its newline). */
@@ -67,6 +68,36 @@ export function openStream(target: StreamTarget, handlers: TransportHandlers): P
         write: (packet) => void socket.write(packet),
         end: () => void socket.end(),
         destroy: () => void socket.destroy(),
+      });
+    });
+  });
+}
+
+/** Opens a WebSocket transport (`ws://host:port`): one packet per text message. */
+export function openWebSocket(url: string, handlers: TransportHandlers, options: { connectTimeout?: number; maxPacketBytes: number }): Promise<Transport> {
+  return new Promise((resolve, reject) => {
+    let open = false;
+    let closeError: DaeError | undefined;
+    const ws = new WebSocket(url, { maxPayload: options.maxPacketBytes, handshakeTimeout: options.connectTimeout ?? 5000 });
+    ws.on('message', (data: Buffer) => {
+      let text = data.toString('utf8');
+      if (text.endsWith('\n')) text = text.slice(0, -1);
+      handlers.line(text);
+    });
+    ws.on('error', (error: NodeJS.ErrnoException) => {
+      closeError ??= new DaeError(open ? 'ERR_CONNECTION_CLOSED' : 'ERR_CONNECTION_FAILED', `${url}: ${error.code ?? error.message}`, { cause: error });
+      if (!open) reject(closeError);
+    });
+    ws.on('close', () => {
+      if (open) handlers.close(closeError);
+    });
+    ws.once('open', () => {
+      open = true;
+      resolve({
+        // One message per packet, without its newline.
+        write: (packet) => ws.send(packet.endsWith('\n') ? packet.slice(0, -1) : packet),
+        end: () => ws.close(1000),
+        destroy: () => ws.terminate(),
       });
     });
   });
