@@ -1,0 +1,39 @@
+// Placement checks: pins, CIDRs, allowed script directories.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { canServe, isAllowedScript, matchesPin } from '../../src/lan/placement.js';
+
+test('pins: an exact address or an IPv4 CIDR', () => {
+  assert.equal(matchesPin('127.0.0.2', '127.0.0.2'), true);
+  assert.equal(matchesPin('127.0.0.2', '127.0.0.3'), false);
+  assert.equal(matchesPin('127.0.0.0/30', '127.0.0.3'), true);
+  assert.equal(matchesPin('127.0.0.0/30', '127.0.0.4'), false);
+  assert.equal(matchesPin('10.1.0.0/16', '10.1.255.7'), true);
+  assert.equal(matchesPin('0.0.0.0/0', '192.168.1.1'), true);
+  assert.equal(matchesPin('10.0.0.1/32', '10.0.0.1'), true);
+  assert.equal(matchesPin('10.0.0.1/32', '10.0.0.2'), false);
+  assert.equal(matchesPin('10.0.0.0/33', '10.0.0.1'), false);
+  assert.equal(matchesPin('nonsense/8', '10.0.0.1'), false);
+  assert.equal(matchesPin('10.0.0.0/8', 'box.lan'), false);
+});
+
+test('scripts must lie inside an allowed directory, after normalisation', () => {
+  const dirs = ['/srv/daemons', '/opt/app/'];
+  assert.equal(isAllowedScript('/srv/daemons/kv.js', dirs), true);
+  assert.equal(isAllowedScript('/srv/daemons/sub/kv.js', dirs), true);
+  assert.equal(isAllowedScript('/opt/app/x.js', dirs), true);
+  assert.equal(isAllowedScript('/srv/daemons/../secret.js', dirs), false);
+  assert.equal(isAllowedScript('/srv/daemonsX/kv.js', dirs), false);
+  assert.equal(isAllowedScript('/srv/daemons', dirs), false);
+  assert.equal(isAllowedScript('kv.js', dirs), false);
+  assert.equal(isAllowedScript('/etc/passwd', []), false);
+});
+
+test('canServe names the reason', () => {
+  const machine = { id: 'm1', address: '127.0.0.2', allowedscripts: ['/srv/daemons'] };
+  assert.deepEqual(canServe({ instancename: 'a', script: '/srv/daemons/kv.js', pin: null }, machine), { ok: true });
+  assert.deepEqual(canServe({ instancename: 'a', script: '/srv/daemons/kv.js', pin: '127.0.0.3' }, machine), { ok: false, reason: 'pinned to 127.0.0.3, not 127.0.0.2' });
+  const outside = canServe({ instancename: 'a', script: '/tmp/evil.js', pin: null }, machine);
+  assert.equal(outside.ok, false);
+  assert.match((outside as { reason: string }).reason, /\/tmp\/evil\.js is outside allowedscripts of machine m1 \(\/srv\/daemons\)/);
+});
