@@ -28,6 +28,7 @@ export const ERRORS = {
   ERR_NOT_RUNNING: 'the daemon has no run that could answer this',
   ERR_BAD_STATE: 'the state file cannot be read; it is left untouched',
   ERR_START_FAILED: 'the supervisor could not start (the message says why; dae.log has more)',
+  ERR_NOT_ONLINE: 'the daemon did not come online (the message says why)',
   ERR_BAD_CONFIG: 'a config file with an unknown key, a wrong type or an impossible value',
 } as const;
 

@@ -37,6 +37,12 @@ function describe(entry: ListEntry): string {
   return `${entry.name}: ${entry.status}${entry.pid ? `, pid ${entry.pid}` : ''}${why}\n`;
 }
 
+// A verb that starts a daemon succeeds only when it came online.
+function online(entry: ListEntry): void {
+  if (entry.status === 'online') return void out(describe(entry));
+  throw new DaeError('ERR_NOT_ONLINE', describe(entry).trimEnd());
+}
+
 async function ensureSupervisor(configFile?: string): Promise<void> {
   const started = await startBackground(configFile);
   if (!started.already) out(`dae started (pid ${started.pid}, port ${started.port}, home ${home().root})\n`);
@@ -58,8 +64,7 @@ program
     if (options.foreground) return startForeground(options.config);
     if (name !== undefined) {
       await ensureSupervisor(options.config);
-      out(describe((await callSupervisor('start', name)) as ListEntry));
-      return;
+      return online((await callSupervisor('start', name)) as ListEntry);
     }
     const started = await startBackground(options.config);
     out(started.already
@@ -77,7 +82,7 @@ program
   .command('restart')
   .description('restart an installed daemon (also clears errored)')
   .argument('<name>')
-  .action(async (name: string) => void out(describe((await callSupervisor('restart', name)) as ListEntry)));
+  .action(async (name: string) => online((await callSupervisor('restart', name)) as ListEntry));
 
 program
   .command('install')
@@ -100,10 +105,7 @@ program
     }
     await ensureSupervisor();
     const { resolve } = await import('node:path');
-    const entry = (await callSupervisor('install', name, resolve(script), options)) as ListEntry;
-    if (entry.status === 'online') return void out(describe(entry));
-    process.stderr.write(`dae: ${describe(entry)}`);
-    process.exitCode = 1;
+    online((await callSupervisor('install', name, resolve(script), options)) as ListEntry);
   });
 
 program

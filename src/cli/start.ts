@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setTimeout as delay } from 'node:timers/promises';
 import { DaeError } from '../errors.js';
 import { DEFAULT_CONFIG, parseConfig, type DaeConfig } from '../supervisor/config.js';
 import { Dae } from '../supervisor/dae.js';
@@ -42,6 +43,18 @@ export async function startForeground(configFile: string | undefined): Promise<v
   }
 }
 
+const WINNER_WAIT_MS = 10_000;
+
+async function waitForWinner(paths: ReturnType<typeof home>): Promise<{ pid: number; port: number } | null> {
+  const deadline = Date.now() + WINNER_WAIT_MS;
+  while (Date.now() < deadline) {
+    const running = await supervisorRuns(paths);
+    if (running) return running;
+    await delay(25);
+  }
+  return null;
+}
+
 /** Starts the supervisor in the background; resolves with its pid once it answers. */
 export async function startBackground(configFile: string | undefined): Promise<{ pid: number; port: number; already: boolean }> {
   const paths = home();
@@ -64,8 +77,8 @@ export async function startBackground(configFile: string | undefined): Promise<{
   if (child.connected) child.disconnect();
   child.unref();
   if (answer.error !== undefined) {
-    // Two starts at once: the loser finds the winner running.
-    const winner = /already running/.test(answer.error) ? await supervisorRuns(paths) : null;
+    // Two starts at once: the winner holds the lock a moment before it answers; wait for it.
+    const winner = /already running/.test(answer.error) ? await waitForWinner(paths) : null;
     if (winner) return { ...winner, already: true };
     throw new DaeError('ERR_START_FAILED', answer.error);
   }

@@ -111,7 +111,6 @@ export class Managed {
     this.#killReason = null;
     this.#exitSeen = false;
     this.#socket = null;
-    this.#portHeldBy = undefined;
     const secret = randomBytes(24).toString('hex');
     const env: NodeJS.ProcessEnv = {};
     for (const [key, value] of Object.entries(process.env)) if (key !== 'DAE' && !key.startsWith('DAE_')) env[key] = value;
@@ -188,6 +187,7 @@ export class Managed {
       }
     }
     this.#clearTimer('ready');
+    this.#portHeldBy = undefined;
     this.#socket = typeof report.ports.unix === 'string' ? report.ports.unix : null;
     this.#channel = guest;
     guest.once('close', () => {
@@ -361,8 +361,9 @@ export class Managed {
     this.start();
   }
 
-  // Shows who holds a leased port the daemon is about to need.
+  // Shows who holds a leased port the daemon is about to need (until it comes online).
   #checkLeases(): void {
+    this.#portHeldBy = undefined;
     for (const protocol of ['tcp', 'http', 'ws'] as const) {
       const port = this.spec.leases[protocol];
       if (port === undefined) continue;

@@ -167,7 +167,9 @@ function checkIdentity(facts: TargetFacts): (args: unknown[]) => string | null {
     const who = args[0] as Record<string, unknown> | undefined;
     if (args.length !== 1 || who === undefined || who === null || typeof who !== 'object') return 'one identity object';
     if (who.name !== facts.name || who.pid !== facts.pid || who.port !== facts.port) return 'name, pid and port of the target';
-    if (JSON.stringify(who.ports) !== JSON.stringify({ tcp: facts.port })) return 'ports {tcp}';
+    const ports = who.ports as Record<string, unknown> | null;
+    if (ports === null || typeof ports !== 'object' || ports.tcp !== facts.port || !/\/daemon\.\d+\.sock$/.test(String(ports.unix))) return 'ports {tcp, unix}';
+    if (Object.keys(ports).sort().join() !== 'tcp,unix') return 'ports {tcp, unix} and no other door';
     if (typeof who.created !== 'string' || Number.isNaN(Date.parse(who.created))) return 'an ISO date in created';
     return null;
   };

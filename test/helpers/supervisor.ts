@@ -11,6 +11,7 @@ export function fixture(name: string): string {
 }
 
 export const SAMPLE_KV = fileURLToPath(new URL('../../sample/kv.js', import.meta.url));
+export const HEARTBEAT = fileURLToPath(new URL('../../sample/heartbeat.js', import.meta.url));
 
 const homes: string[] = [];
 

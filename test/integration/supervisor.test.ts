@@ -6,7 +6,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { Client, Dae, DaeError, type StatusEvent } from '../../src/index.js';
 import { groupAlive, isAlive } from '../../src/supervisor/process.js';
-import { fixture, removeHomes, SAMPLE_KV, startDae, untilStatus } from '../helpers/supervisor.js';
+import { fixture, HEARTBEAT, removeHomes, SAMPLE_KV, startDae, untilStatus } from '../helpers/supervisor.js';
 
 // Each test takes its own port range, so a slow teardown never collides with the next test.
 // Below the ephemeral range (32768+), where the kernel's own ports would look like strangers.
@@ -152,6 +152,37 @@ describe('ready, liveness and stop', () => {
     const event = await errored;
     assert.match(event.reason!, /no ready report within 300 ms/);
     assert.ok(!seen.some((e) => e.to === 'online'));
+  });
+
+  test('a daemon that reports a port other than its lease fails its start', async () => {
+    const dae = await supervisor();
+    const seen: StatusEvent[] = [];
+    const errored = untilStatus(dae, 'stray', 'errored', seen);
+    await dae.install('stray', fixture('wrong-port'), { maxRestarts: 2 });
+    const event = await errored;
+    assert.match(event.reason!, /reported tcp port \d+, but its lease is \d+/);
+    assert.ok(!seen.some((e) => e.to === 'online'));
+  });
+
+  test('a daemon that crashes after a while is restarted at once when it was up long enough', async () => {
+    const dae = await supervisor();
+    const seen: StatusEvent[] = [];
+    const entry = await dae.install('flaky', fixture('echo'), { env: { CRASH_AFTER: '200' }, minUptime: 100 });
+    assert.equal(entry.status, 'online');
+    await untilStatus(dae, 'flaky', 'backoff', seen);
+    const back = await untilStatus(dae, 'flaky', 'online', seen);
+    assert.match(seen[0]!.reason!, /^exited with code 3$/);
+    assert.ok(Date.parse(back.at) - Date.parse(seen[0]!.at) < 2000, 'no backoff delay after a run that was up');
+  });
+
+  test('daemons find each other by name through the supervisor (connectWith)', async () => {
+    const dae = await supervisor();
+    await dae.install('kv', SAMPLE_KV);
+    const heartbeat = await dae.install('heartbeat', HEARTBEAT, { env: { HEARTBEAT_INTERVAL: '600000' } });
+    assert.equal(await call(heartbeat.ports.tcp!, 'beat'), 1);
+    const kv = dae.list().find((e) => e.name === 'kv')!;
+    const value = (await call(kv.ports.tcp!, 'get', 'heartbeat')) as { beats: number; pid: number };
+    assert.deepEqual([value.beats, value.pid], [1, heartbeat.pid]);
   });
 
   test('a hung daemon is found by liveness pings, killed and restarted, with the reason shown', async () => {
