@@ -335,12 +335,8 @@ export class Dae extends Daemon {
     const next = this.#leasing.then(async () => {
       for (const protocol of PROTOCOLS) {
         if (spec.leases[protocol] !== undefined) continue;
+        // A port leased to anyone, for any protocol, is taken.
         const taken = new Set<number>();
-        for (const other of this.#managed.values()) {
-          const port = other.spec.leases[protocol];
-          if (port !== undefined) taken.add(port);
-        }
-        // A port leased for another protocol is taken too.
         for (const other of this.#managed.values()) for (const port of Object.values(other.spec.leases)) taken.add(port);
         spec.leases[protocol] = await choosePort(this.config.portrangestart[protocol], taken, (port) => canBind(this.config.host, port));
       }
