@@ -1,0 +1,101 @@
+// The LAN's records: needs (what should run somewhere) and services (what runs and answers), and their checks.
+import { isIPv4 } from 'node:net';
+import { DaeError } from '../errors.js';
+import type { Protocol } from '../supervisor/config.js';
+import { FRESH_HISTORY, type RestartHistory } from '../supervisor/policy.js';
+import { checkName } from '../supervisor/spec.js';
+
+export type NeedStatus = 'unsatisfied' | 'claimed' | 'satisfied' | 'backoff' | 'errored';
+
+/** Who holds a need, and since which claim: a machine that comes back with an older epoch stops its copy. */
+export interface Claim {
+  machine: string;
+  epoch: number;
+  at: number;
+}
+
+/** A permanent record until removed. */
+export interface Need {
+  instancename: string;
+  /** As each machine resolves it; it must lie under that machine's `allowedscripts`. */
+  script: string;
+  args: string[];
+  env: Record<string, string>;
+  /** A named port must be leased exactly, or that machine cannot take the need. */
+  ports: Partial<Record<Protocol, number>>;
+  /** A machine address or an IPv4 CIDR; null = anywhere. */
+  pin: string | null;
+  /** ms a claim may take to be satisfied before it is released. */
+  timeout: number;
+  status: NeedStatus;
+  reason: string | null;
+  claim: Claim | null;
+  /** The last epoch handed out; every claim takes the next one. */
+  epoch: number;
+  history: RestartHistory;
+  /** In backoff, not claimable before this time (ms since the epoch). */
+  notBefore: number;
+}
+
+/** A running, reachable instance of a need. */
+export interface Service {
+  instancename: string;
+  machine: { id: string; address: string };
+  pid: number;
+  ports: Partial<Record<Protocol, number>>;
+  since: string;
+  epoch: number;
+}
+
+const DEFAULT_NEED_TIMEOUT = 60_000;
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function bad(message: string): DaeError {
+  return new DaeError('ERR_BAD_ARGS', message);
+}
+
+/** Checks what `need add` was given and returns a fresh, unsatisfied need. */
+export function checkNeed(input: unknown): Need {
+  if (!isObject(input)) throw bad(`a need is an object, got ${JSON.stringify(input)}`);
+  const known = new Set(['instancename', 'script', 'args', 'env', 'ports', 'pin', 'timeout']);
+  for (const key of Object.keys(input)) if (!known.has(key)) throw bad(`unknown need field "${key}" (known: ${[...known].join(', ')})`);
+  const instancename = checkName(input.instancename);
+  const { script, args = [], env = {}, ports = {}, pin = null, timeout = DEFAULT_NEED_TIMEOUT } = input;
+  if (typeof script !== 'string' || !script.startsWith('/')) throw bad(`script must be an absolute path, got ${JSON.stringify(script)}`);
+  if (!Array.isArray(args) || !args.every((arg) => typeof arg === 'string')) throw bad(`args must be a list of strings, got ${JSON.stringify(args)}`);
+  if (!isObject(env) || !Object.entries(env).every(([k, v]) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(k) && !k.startsWith('DAE') && typeof v === 'string')) {
+    throw bad(`env must map NAME to string (no DAE* names), got ${JSON.stringify(env)}`);
+  }
+  if (!isObject(ports)) throw bad(`ports must be an object like {"tcp": 15000}, got ${JSON.stringify(ports)}`);
+  for (const [protocol, port] of Object.entries(ports)) {
+    if (!['tcp', 'http', 'ws'].includes(protocol)) throw bad(`ports.${protocol}: the protocols are tcp, http and ws`);
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) throw bad(`ports.${protocol} must be a port from 1 to 65535, got ${JSON.stringify(port)}`);
+  }
+  if (pin !== null && (typeof pin !== 'string' || !isPin(pin))) throw bad(`pin must be an address or an IPv4 CIDR, got ${JSON.stringify(pin)}`);
+  if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 100) throw bad(`timeout must be a whole number of ms >= 100, got ${JSON.stringify(timeout)}`);
+  return {
+    instancename,
+    script,
+    args: args as string[],
+    env: env as Record<string, string>,
+    ports: ports as Partial<Record<Protocol, number>>,
+    pin: pin as string | null,
+    timeout,
+    status: 'unsatisfied',
+    reason: null,
+    claim: null,
+    epoch: 0,
+    history: FRESH_HISTORY,
+    notBefore: 0,
+  };
+}
+
+function isPin(pin: string): boolean {
+  const slash = pin.indexOf('/');
+  if (slash === -1) return pin.length > 0 && pin.length <= 253 && !/\s/.test(pin);
+  const bits = Number(pin.slice(slash + 1));
+  return isIPv4(pin.slice(0, slash)) && /^\d{1,2}$/.test(pin.slice(slash + 1)) && bits <= 32;
+}
