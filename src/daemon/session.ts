@@ -132,12 +132,34 @@ export class Session extends EventEmitter implements Guest {
       if (isHttpRequestLine(line)) return this.#refuse('an HTTP request');
     }
     if (line.length > 4 && isHostHeader(line)) return this.#refuse('a Host: header');
-    if (this.#backlog.length > this.#backlogHead || this.#inFlight >= this.#limits.maxInFlight) {
+    if (this.#backlog.length > this.#backlogHead || this.#mustWait()) {
+      // Held, and reading paused: what is held is bounded by the read that brought it.
       this.#backlog.push(line);
       this.#setPaused('inFlight', true);
       return;
     }
     this.#handle(line);
+  }
+
+  // A command waits while too many replies are owed, or while replies wait to be written.
+  #mustWait(): boolean {
+    const max = this.#limits.maxInFlight;
+    return this.#inFlight >= max || this.#slots.length - this.#slotHead >= max ||
+      this.#pausedForWrite || this.#out.length > this.#limits.maxWriteBuffer;
+  }
+
+  // Handles held lines while the limits allow.
+  #pump(): void {
+    while (this.#backlogHead < this.#backlog.length && !this.#inputDone && !this.#mustWait()) {
+      const line = this.#backlog[this.#backlogHead]!;
+      this.#backlog[this.#backlogHead++] = '';
+      this.#handle(line);
+    }
+    if (this.#backlogHead === this.#backlog.length) {
+      this.#backlog = [];
+      this.#backlogHead = 0;
+      this.#setPaused('inFlight', false);
+    }
   }
 
   /** The peer ended its side: answer everything received, then close. */
@@ -209,6 +231,7 @@ export class Session extends EventEmitter implements Guest {
       if (this.#slowTimer) clearTimeout(this.#slowTimer);
       this.#slowTimer = null;
       this.#setPaused('write', false);
+      this.#pump();
     }
   }
 
@@ -266,16 +289,7 @@ export class Session extends EventEmitter implements Guest {
     slot.text = text;
     this.#collect();
     this.#queueFlush();
-    while (this.#backlogHead < this.#backlog.length && this.#inFlight < this.#limits.maxInFlight && !this.#inputDone) {
-      const line = this.#backlog[this.#backlogHead]!;
-      this.#backlog[this.#backlogHead++] = '';
-      this.#handle(line);
-    }
-    if (this.#backlogHead === this.#backlog.length) {
-      this.#backlog = [];
-      this.#backlogHead = 0;
-      this.#setPaused('inFlight', false);
-    }
+    this.#pump();
   }
 
   // Moves finished replies at the head of the queue to the output.
@@ -297,6 +311,7 @@ export class Session extends EventEmitter implements Guest {
     queueMicrotask(() => {
       this.#flushQueued = false;
       this.#flush();
+      this.#pump();
       this.#maybeEnd();
     });
   }

@@ -40,6 +40,15 @@ class SocketEndpoint implements Endpoint {
   }
 }
 
+/** Hands a line to its session; whatever goes wrong ends that connection, never the process. */
+export function receiveSafely(session: Session, text: string): void {
+  try {
+    session.receive(text);
+  } catch (error) {
+    session.fatal({ code: 'ERR_COMMAND_FAILED', message: `internal error: ${(error as Error).message}` });
+  }
+}
+
 export interface StreamDoorOptions {
   kind: 'tcp' | 'unix';
   /** Sessions start authenticated (a 0600 unix socket: the file permission is the authentication). */
@@ -55,7 +64,7 @@ export function serveStream(server: Server, host: SessionHost, options: StreamDo
     const session = new Session(host, new SocketEndpoint(socket, options.kind), { authenticated: options.trusted === true });
     const framer = new Framer(
       {
-        line: (text) => session.receive(text),
+        line: (text) => receiveSafely(session, text),
         tooLarge: (bytes) => session.fatal({ code: 'ERR_PACKET_TOO_LARGE', message: `a packet of ${bytes}+ bytes is over the limit of ${host.limits.maxPacketBytes}` }),
       },
       { maxPacketBytes: host.limits.maxPacketBytes },

@@ -5,6 +5,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { isAllowedHost, isAllowedOrigin } from './origin.js';
 import type { DoorHost } from './door.js';
 import { Session, type Endpoint } from './session.js';
+import { receiveSafely } from './stream.js';
 
 class WsEndpoint implements Endpoint {
   readonly kind = 'ws';
@@ -79,7 +80,7 @@ export function serveWs(server: Server, host: DoorHost, accept: (session: Sessio
       if (bytes > max) return current.fatal({ code: 'ERR_PACKET_TOO_LARGE', message: `a message of ${bytes} bytes is over the limit of ${max}` });
       let text = data.toString('utf8');
       if (text.endsWith('\n')) text = text.slice(0, text.endsWith('\r\n') ? -2 : -1);
-      current.receive(text);
+      receiveSafely(current, text);
     });
     ws.on('error', () => ws.terminate());
     ws.on('close', () => current.closedByEndpoint());
