@@ -11,9 +11,12 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+let writes = 0;
+
 /** Replaces `path` with `text` so that a crash leaves either the old or the new content, never a mix. */
 export async function writeFileAtomic(path: string, text: string, mode = 0o600): Promise<void> {
-  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  // Unique per write: two writers (two supervisors in one process, say) never share a temporary file.
+  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${writes++}.tmp`);
   const handle = await open(temporary, 'w', mode);
   try {
     await handle.writeFile(text);

@@ -60,6 +60,7 @@ export class Dae extends Daemon {
   #sampler: NodeJS.Timeout | null = null;
   #leasing: Promise<unknown> = Promise.resolve();
   #shuttingDown: Promise<void> | null = null;
+  readonly #queues = new Map<string, Promise<unknown>>();
 
   constructor(options: DaeOptions = {}) {
     const config = checkConfig(options.config ?? {}, 'config');
@@ -132,6 +133,8 @@ export class Dae extends Daemon {
       this.#sampler = setInterval(() => this.#sample(), this.config.sampleInterval);
       this.#sampler.unref();
     } catch (error) {
+      // Nothing this attempt spawned is left running unrecorded.
+      await Promise.all([...this.#managed.values()].map((managed) => managed.stop('the supervisor failed to start').catch(() => undefined)));
       await super.stop().catch(() => undefined);
       this.#unlock();
       throw error;
@@ -164,9 +167,26 @@ export class Dae extends Daemon {
     return this.#shuttingDown;
   }
 
+  // Lifecycle operations on one daemon run one after another; none starts once the supervisor is stopping.
+  #serial<T>(name: string, operation: () => Promise<T>): Promise<T> {
+    if (this.#shuttingDown) return Promise.reject(new DaeError('ERR_SHUTTING_DOWN', 'the supervisor is stopping'));
+    const previous = this.#queues.get(name) ?? Promise.resolve();
+    const next = previous.then(operation, operation);
+    const settled = next.catch(() => undefined);
+    this.#queues.set(name, settled);
+    void settled.then(() => {
+      if (this.#queues.get(name) === settled) this.#queues.delete(name);
+    });
+    return next;
+  }
+
   /** Installs and starts a daemon; resolves with its entry once it is online or has failed to start. */
   async install(name: string, script: string, options: InstallOptions = {}): Promise<ListEntry> {
     checkName(name);
+    return this.#serial(name, () => this.#install(name, script, options));
+  }
+
+  async #install(name: string, script: string, options: InstallOptions): Promise<ListEntry> {
     if (this.#managed.has(name)) throw new DaeError('ERR_ALREADY_INSTALLED', `${name} is already installed (uninstall it first)`);
     const checked = checkInstallOptions(options);
     if (typeof script !== 'string' || script === '') throw new DaeError('ERR_BAD_ARGS', `script must be a path, got ${JSON.stringify(script)}`);
@@ -202,43 +222,51 @@ export class Dae extends Daemon {
   }
 
   /** Stops a daemon, forgets it and releases its ports. */
-  async uninstall(name: string): Promise<{ name: string; uninstalled: true }> {
-    const managed = this.#get(name);
-    await managed.stop('uninstalled');
-    this.#managed.delete(name);
-    await this.#persist();
-    this.#log(`uninstalled ${name}`);
-    return { name, uninstalled: true };
+  uninstall(name: string): Promise<{ name: string; uninstalled: true }> {
+    return this.#serial(name, async () => {
+      const managed = this.#get(name);
+      await managed.stop('uninstalled');
+      this.#managed.delete(name);
+      await this.#persist();
+      this.#log(`uninstalled ${name}`);
+      return { name, uninstalled: true as const };
+    });
   }
 
   /** Starts an installed daemon that is stopped or errored. */
-  async startDaemon(name: string): Promise<ListEntry> {
-    const managed = this.#get(name);
-    managed.spec.stopped = false;
-    managed.resetHistory();
-    if (managed.run !== null) {
-      await this.#persist();
-      return managed.entry();
-    }
-    return this.#startAndSettle(managed);
+  startDaemon(name: string): Promise<ListEntry> {
+    return this.#serial(name, async () => {
+      const managed = this.#get(name);
+      managed.spec.stopped = false;
+      managed.resetHistory();
+      if (managed.run !== null) {
+        await this.#persist();
+        return managed.entry();
+      }
+      return this.#startAndSettle(managed);
+    });
   }
 
   /** Stops a daemon and keeps it stopped (also across supervisor restarts). */
-  async stopDaemon(name: string): Promise<ListEntry> {
-    const managed = this.#get(name);
-    managed.spec.stopped = true;
-    await managed.stop();
-    await this.#persist();
-    return managed.entry();
+  stopDaemon(name: string): Promise<ListEntry> {
+    return this.#serial(name, async () => {
+      const managed = this.#get(name);
+      managed.spec.stopped = true;
+      await managed.stop();
+      await this.#persist();
+      return managed.entry();
+    });
   }
 
   /** Stops (if running) and starts again; clears `errored` and the backoff. */
-  async restartDaemon(name: string): Promise<ListEntry> {
-    const managed = this.#get(name);
-    await managed.stop('restarting');
-    managed.spec.stopped = false;
-    managed.resetHistory();
-    return this.#startAndSettle(managed);
+  restartDaemon(name: string): Promise<ListEntry> {
+    return this.#serial(name, async () => {
+      const managed = this.#get(name);
+      await managed.stop('restarting');
+      managed.spec.stopped = false;
+      managed.resetHistory();
+      return this.#startAndSettle(managed);
+    });
   }
 
   /** Every daemon, one entry each (CPU and memory come from the background sampler). */
@@ -317,7 +345,8 @@ export class Dae extends Daemon {
       logDir: this.paths.logs,
       runtimeDir: this.paths.run,
       supervisorPort: () => this.port,
-      persist: () => void this.#persist(),
+      // Failures are logged by #persist; the next change writes the whole state again.
+      persist: () => void this.#persist().catch(() => undefined),
       statusChanged: (event) => this.#statusChanged(event),
     });
     this.#managed.set(spec.name, managed);
@@ -372,13 +401,20 @@ export class Dae extends Daemon {
 
   #sample(): void {
     const now = Date.now();
+    const rotate = (path: string): void => {
+      try {
+        rotateIfLarge(path, this.config.logs.maxBytes, this.config.logs.files);
+      } catch (error) {
+        // A full disk is when rotation matters most: say so and keep supervising.
+        this.#log(`cannot rotate ${path}: ${(error as Error).message}`);
+      }
+    };
     for (const managed of this.#managed.values()) {
       managed.sample(now);
-      for (const stream of ['out', 'err'] as const) {
-        rotateIfLarge(logPath(this.paths.logs, managed.name, stream), this.config.logs.maxBytes, this.config.logs.files);
-      }
+      rotate(logPath(this.paths.logs, managed.name, 'out'));
+      rotate(logPath(this.paths.logs, managed.name, 'err'));
     }
-    rotateIfLarge(this.paths.log, this.config.logs.maxBytes, this.config.logs.files);
+    rotate(this.paths.log);
     this.emit('sampled');
   }
 

@@ -73,6 +73,7 @@ export class Managed {
   #portHeldBy: ListEntry['portHeldBy'];
   #exitWaiters: Array<() => void> = [];
   #stopRequested = false;
+  #detached = false;
   #killReason: string | null = null;
   #exitSeen = false;
   #readyTimer: NodeJS.Timeout | null = null;
@@ -104,9 +105,11 @@ export class Managed {
     return this.#channel;
   }
 
-  /** Spawns a fresh run. */
+  /** Spawns a fresh run (never a second one beside a live run). */
   start(): void {
+    if (this.#detached || (this.run !== null && !this.#exitSeen)) return;
     this.#clearTimer('restart');
+    this.#clearTimer('ready');
     this.#stopRequested = false;
     this.#killReason = null;
     this.#exitSeen = false;
@@ -136,6 +139,10 @@ export class Managed {
     let child: ChildProcess;
     try {
       child = spawnDaemon({ script: this.spec.script, args: this.spec.args, cwd: this.spec.cwd, env, stdout: logs.out, stderr: logs.err });
+    } catch (error) {
+      // E2BIG, ENOMEM, a NUL byte: Node throws at once. The daemon is errored; the supervisor goes on.
+      this.#setStatus('errored', `cannot spawn node ${this.spec.script}: ${(error as Error).message}`);
+      return;
     } finally {
       logs.close();
     }
@@ -191,6 +198,7 @@ export class Managed {
     this.#socket = typeof report.ports.unix === 'string' ? report.ports.unix : null;
     this.#channel = guest;
     guest.once('close', () => {
+      if (this.#detached) return;
       if (this.#channel === guest) this.#channel = null;
       // An adopted run has no exit event: a closed channel is how its death shows.
       if (this.#child === null && this.run === run) this.#watchGone(run);
@@ -224,8 +232,9 @@ export class Managed {
     clearTimeout(force);
   }
 
-  /** Leaves the run alone (the supervisor goes; the next one adopts it). */
+  /** Leaves the run alone for good (the supervisor goes; the next one adopts it): nothing here acts on it again. */
   detach(): void {
+    this.#detached = true;
     for (const timer of ['ready', 'restart', 'liveness', 'poll'] as const) this.#clearTimer(timer);
     this.#child?.removeAllListeners('exit');
     this.#child?.unref();
@@ -300,7 +309,7 @@ export class Managed {
 
   // An adopted run has no ChildProcess: poll until its pid is gone.
   #watchGone(run: RunRecord): void {
-    if (this.#pollTimer) return;
+    if (this.#pollTimer || this.#detached) return;
     const check = (): void => {
       if (this.run !== run || this.#exitSeen) return;
       if (isAlive(run.pid)) {
@@ -318,7 +327,7 @@ export class Managed {
   }
 
   #exited(facts: ExitFacts): void {
-    if (this.#exitSeen || this.run === null) return;
+    if (this.#exitSeen || this.run === null || this.#detached) return;
     this.#exitSeen = true;
     const run = this.run;
     for (const timer of ['ready', 'liveness', 'poll'] as const) this.#clearTimer(timer);

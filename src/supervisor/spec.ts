@@ -61,6 +61,13 @@ export function checkName(name: unknown): string {
 }
 
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+// Linux refuses a single argument or variable over 128 KiB (E2BIG); NUL bytes cannot be passed at all.
+const MAX_ARG = 128 * 1024;
+
+function checkArgText(what: string, value: string): void {
+  if (value.includes('\0')) throw new DaeError('ERR_BAD_ARGS', `${what} holds a NUL byte`);
+  if (Buffer.byteLength(value) >= MAX_ARG) throw new DaeError('ERR_BAD_ARGS', `${what} is over ${MAX_ARG} bytes`);
+}
 
 function whole(key: string, value: unknown, min: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
@@ -78,6 +85,7 @@ export function checkInstallOptions(input: unknown): InstallOptions {
     switch (key) {
       case 'args':
         if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) throw new DaeError('ERR_BAD_ARGS', `option args must be a list of strings, got ${JSON.stringify(value)}`);
+        value.forEach((arg: string, i: number) => checkArgText(`args[${i}]`, arg));
         out.args = value;
         break;
       case 'env': {
@@ -86,6 +94,7 @@ export function checkInstallOptions(input: unknown): InstallOptions {
         for (const [k, v] of Object.entries(value)) {
           if (!ENV_KEY.test(k) || typeof v !== 'string') throw new DaeError('ERR_BAD_ARGS', `option env: ${JSON.stringify(k)}=${JSON.stringify(v)} is not NAME=string`);
           if (k.startsWith('DAE_') || k === 'DAE') throw new DaeError('ERR_BAD_ARGS', `option env: ${k} is set by the supervisor`);
+          checkArgText(`option env: ${k}`, `${k}=${v}`);
           env[k] = v;
         }
         out.env = env;

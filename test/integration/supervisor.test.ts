@@ -133,6 +133,23 @@ describe('restart policy', () => {
     assert.equal(await call(after!.ports.tcp!, 'echo', 'back'), 'back');
   });
 
+  test('lifecycle commands on one daemon run one after another: two restarts at once leave one run', async () => {
+    const dae = await supervisor();
+    const first = await dae.install('twice', fixture('echo'));
+    const [a, b] = await Promise.all([dae.restartDaemon('twice'), dae.restartDaemon('twice')]);
+    assert.equal(a.status, 'online');
+    assert.equal(b.status, 'online');
+    assert.notEqual(a.pid, b.pid);
+    assert.equal(isAlive(first.pid!), false);
+    assert.equal(isAlive(a.pid!), false, 'the first restart\'s run was stopped by the second');
+    assert.deepEqual(dae.list().map((e) => e.pid), [b.pid]);
+    const [, gone] = await Promise.allSettled([dae.restartDaemon('twice'), dae.uninstall('twice')]);
+    assert.equal(gone.status, 'fulfilled');
+    assert.deepEqual(dae.list(), []);
+    await assert.rejects(dae.install('nul', fixture('echo'), { args: ['a\0b'] }), /args\[0\] holds a NUL byte/);
+    await assert.rejects(dae.install('big', fixture('echo'), { args: ['x'.repeat(200_000)] }), /args\[0\] is over 131072 bytes/);
+  });
+
   test('restart never: an exit leaves it stopped; on-failure: a clean exit stays stopped', async () => {
     const dae = await supervisor();
     const never = await dae.install('never', fixture('crash-on-start'), { restart: 'never' });
