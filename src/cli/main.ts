@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `dae` command line: commander wiring only; each verb calls the library.
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DaeError } from '../errors.js';
 import type { ListEntry } from '../supervisor/managed.js';
@@ -99,12 +100,12 @@ program
   .option('--stop-timeout <ms>', 'SIGKILL after this long', whole)
   .option('--max-memory <bytes>', 'restart when RSS stays above this', whole)
   .action(async (name: string, script: string, args: string[], o: Record<string, unknown>) => {
-    const options: Record<string, unknown> = { args, env: o.env, cwd: o.cwd ?? process.cwd() };
+    // Paths are the CLI's: resolved against its working directory, never the supervisor's.
+    const options: Record<string, unknown> = { args, env: o.env, cwd: resolve(typeof o.cwd === 'string' ? o.cwd : '.') };
     for (const [flag, key] of [['restart', 'restart'], ['maxRestarts', 'maxRestarts'], ['minUptime', 'minUptime'], ['stopSignal', 'stopSignal'], ['stopTimeout', 'stopTimeout'], ['maxMemory', 'maxMemory']] as const) {
       if (o[flag] !== undefined) options[key] = o[flag];
     }
     await ensureSupervisor();
-    const { resolve } = await import('node:path');
     online((await callSupervisor('install', name, resolve(script), options)) as ListEntry);
   });
 

@@ -1,7 +1,7 @@
 // A Common TCP client: many calls in flight on one connection, replies matched in order, pushes to listeners.
 import { EventEmitter } from 'node:events';
 import { DaeError, fromWire } from '../errors.js';
-import { formatPacket, isValidName, parsePacket } from '../protocol/packet.js';
+import { formatPacket, isValidName, LEGACY_REPLIES, parsePacket } from '../protocol/packet.js';
 import { openStream, openWebSocket, type Transport, type TransportHandlers } from './transport.js';
 
 export interface ClientOptions {
@@ -32,8 +32,6 @@ interface Pending {
   settled: boolean;
 }
 
-// Commands that answer under the original dae's reply names (the built-ins, and the supervisor's `list`).
-const REPLY_NAMES: Readonly<Record<string, string>> = { dae: 'credential', whois: 'credential', options: 'commands', ping: 'pong', list: 'daemons' };
 
 // Errors the server writes just before it closes the connection: pending calls get them too.
 const CLOSING_CODES = new Set(['ERR_PACKET_TOO_LARGE', 'ERR_SLOW_CONSUMER', 'ERR_IDLE_TIMEOUT', 'ERR_TOO_MANY_CONNECTIONS']);
@@ -107,7 +105,7 @@ export class Client extends EventEmitter {
       return Promise.reject(new DaeError('ERR_BAD_ARGS', `arguments of ${name} are not JSON: ${(error as Error).message}`));
     }
     return new Promise((resolve, reject) => {
-      const pending: Pending = { command: name, reply: REPLY_NAMES[name] ?? name, spread: name === 'dae', resolve, reject, timer: null, settled: false };
+      const pending: Pending = { command: name, reply: LEGACY_REPLIES[name] ?? name, spread: name === 'dae', resolve, reject, timer: null, settled: false };
       if (timeoutError) {
         pending.timer = setTimeout(() => {
           // The slot stays queued so the late reply is consumed by it, not by a later call.

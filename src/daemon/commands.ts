@@ -1,6 +1,6 @@
 // The command table: what a daemon declares, normalised once, looked up by wire name.
 import { DaeError, type WireError } from '../errors.js';
-import { isValidName } from '../protocol/packet.js';
+import { isValidName, LEGACY_REPLIES } from '../protocol/packet.js';
 import { arityOf } from './arity.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- handlers take whatever JSON the wire brings
@@ -16,7 +16,7 @@ export interface CommandSpec {
   /** Override the arity read from the handler's source. */
   required?: number;
   params?: number;
-  /** Reply under this name instead of the command's (the original dae's names: `list` → `daemons`). Pushes may not use it. */
+  /** Reply under the original dae's name for this command (`list` → `daemons`); no other name is allowed. */
   reply?: string;
   /** The result is the reply's whole argument list, not its only argument. */
   spread?: boolean;
@@ -46,9 +46,11 @@ export function buildCommandTable(declared: CommandDeclarations, builtins: Comma
     if (RESERVED_NAMES.has(name)) throw new DaeError('ERR_BAD_OPTION', `command name ${JSON.stringify(name)} is reserved`);
     if (!builtin && table.has(name)) throw new DaeError('ERR_BAD_OPTION', `command ${JSON.stringify(name)} is a built-in`);
     const spec: CommandSpec = typeof entry === 'function' ? { run: entry } : entry;
-    if (!builtin && spec.reply !== undefined && (!isValidName(spec.reply) || RESERVED_NAMES.has(spec.reply))) {
-      throw new DaeError('ERR_BAD_OPTION', `command ${JSON.stringify(name)}: reply name ${JSON.stringify(spec.reply)} is not valid or is reserved`);
+    // Clients tell replies by name: only the original dae's reply names (which every client knows) may differ.
+    if (!builtin && spec.reply !== undefined && spec.reply !== name && LEGACY_REPLIES[name] !== spec.reply) {
+      throw new DaeError('ERR_BAD_OPTION', `command ${JSON.stringify(name)}: reply name ${JSON.stringify(spec.reply)} is not the original dae's for it`);
     }
+    if (!builtin && spec.spread !== undefined) throw new DaeError('ERR_BAD_OPTION', `command ${JSON.stringify(name)}: spread is for built-ins`);
     if (typeof spec?.run !== 'function') throw new DaeError('ERR_BAD_OPTION', `command ${JSON.stringify(name)} needs a function (got ${typeof spec?.run})`);
     const guest = spec.guest === true;
     const read = arityOf(spec.run);

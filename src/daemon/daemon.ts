@@ -274,9 +274,9 @@ export abstract class Daemon extends EventEmitter {
       for (const session of this.#sessions) session.close();
       for (const door of this.#doors) door.destroy();
     }, this.#options.stopTimeout ?? 5000);
-    await allClosed;
+    // HTTP keep-alive connections are no sessions: the deadline stands until the doors are closed too.
+    await Promise.all([allClosed, closed]);
     clearTimeout(deadline);
-    await closed;
     this.#doors.length = 0;
     this.#setStatus('stopped');
     this.emit('stopped');

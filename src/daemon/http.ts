@@ -68,6 +68,16 @@ export function serveHttp(server: Server, host: DoorHost): void {
 async function handle(req: IncomingMessage, res: ServerResponse, host: DoorHost): Promise<void> {
   if (!isAllowedHost(req.headers.host, host.allowHosts)) return fail(res, { code: 'ERR_FORBIDDEN', message: `Host ${JSON.stringify(req.headers.host ?? '')} is not a loopback or configured name` });
   if (!isAllowedOrigin(req.headers.origin, host.allowOrigins)) return fail(res, { code: 'ERR_FORBIDDEN', message: `Origin ${req.headers.origin} is not allowed` });
+  const origin = req.headers.origin;
+  if (origin !== undefined) {
+    // Only allowed origins get here: let their pages read the answers, and answer the preflight.
+    res.setHeader('access-control-allow-origin', origin);
+    res.setHeader('vary', 'Origin');
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, { 'access-control-allow-methods': 'GET, POST', 'access-control-allow-headers': 'content-type, authorization', 'access-control-max-age': '600' });
+      return void res.end();
+    }
+  }
   const path = (req.url ?? '/').split('?')[0]!;
   if (path === '/' && (req.method === 'GET' || req.method === 'HEAD')) return send(res, 200, host.describe());
   if (req.method !== 'POST') {
@@ -104,5 +114,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, host: DoorHost)
     send(res, 200, await host.call(name, args, guest));
   } catch (error) {
     fail(res, error instanceof DaeError ? error.toWire() : toWireError(error));
+  } finally {
+    // One request, one guest: subscriptions made through it end with the response.
+    guest.close();
   }
 }

@@ -30,7 +30,7 @@ export class LocalGuest extends EventEmitter implements Guest {
   }
 
   push(name: string, ...args: unknown[]): boolean {
-    if (this.#closed) return false;
+    if (this.#closed || this.kind === 'http') return false;
     this.pushes.push({ name, args });
     return true;
   }

@@ -87,5 +87,10 @@ export function serveWs(server: Server, host: DoorHost, accept: (session: Sessio
     accept(current);
   });
   wss.on('error', () => undefined);
+  // The WebSocket port answers plain HTTP at once instead of holding the connection.
+  server.on('request', (_req, res) => {
+    res.writeHead(426, { 'content-type': 'application/json', upgrade: 'websocket', connection: 'close' });
+    res.end(JSON.stringify({ code: 'ERR_METHOD_NOT_ALLOWED', message: 'this port speaks WebSocket only' }));
+  });
   return wss;
 }

@@ -82,3 +82,12 @@ export function isHttpRequestLine(line: string): boolean {
 export function isHostHeader(line: string): boolean {
   return HOST_HEADER.test(line);
 }
+
+/** Commands that answer under the original dae's reply names; clients match replies by these too. */
+export const LEGACY_REPLIES: Readonly<Record<string, string>> = Object.freeze({
+  dae: 'credential',
+  whois: 'credential',
+  options: 'commands',
+  ping: 'pong',
+  list: 'daemons',
+});

@@ -110,7 +110,7 @@ export class Dae extends Daemon {
   /** Starts the supervisor: home, lock, token, doors, then every installed daemon back as it was. */
   override async start(): Promise<void> {
     prepareHome(this.paths);
-    const lock = acquireLock(this.paths);
+    const lock = await acquireLock(this.paths);
     if (!lock.ok) throw new DaeError('ERR_ALREADY_RUNNING', `already running (pid ${lock.pid}, home ${this.paths.root})`);
     this.#locked = true;
     try {

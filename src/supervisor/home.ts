@@ -5,6 +5,8 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DaeError } from '../errors.js';
 import { isAlive } from './process.js';
+import { Client } from '../client/client.js';
+import { setTimeout as delay } from 'node:timers/promises';
 
 export interface HomePaths {
   root: string;
@@ -67,18 +69,49 @@ function readPid(path: string): number | null {
 }
 
 const BREAK_STALE_MS = 5000;
+// A starting supervisor holds the lock this long before its socket must answer.
+const START_GRACE_MS = 10_000;
+const heldHere = new Set<string>();
+
+// The supervisor on `paths` answers `whois` as `pid`.
+async function answersAs(paths: HomePaths, pid: number): Promise<boolean> {
+  let client: Client | undefined;
+  try {
+    client = await Client.connect({ path: paths.socket, timeout: 2000, connectTimeout: 2000 });
+    return ((await client.call('whois')) as { pid?: number }).pid === pid;
+  } catch {
+    return false;
+  } finally {
+    client?.destroy();
+  }
+}
+
+// A lock is held when its pid lives and is not a stranger that inherited the pid: our own pid counts only when this
+// process took the lock (a container restarts its supervisor as pid 1 every time), and an old lock must answer.
+async function isHeld(paths: HomePaths, holder: number): Promise<boolean> {
+  if (!isAlive(holder)) return false;
+  if (holder === process.pid) return heldHere.has(paths.lock);
+  let age = 0;
+  try {
+    age = Date.now() - statSync(paths.lock).mtimeMs;
+  } catch {
+    return false;
+  }
+  return age < START_GRACE_MS || (await answersAs(paths, holder));
+}
 
 /**
- * Takes the home's lock (a file holding our pid, created exclusively). A lock whose pid is dead is broken under a
- * second exclusive file, so two starts at once never both win. Returns the holder's pid when someone else holds it.
+ * Takes the home's lock (a file holding our pid, created exclusively). A stale lock is broken under a second
+ * exclusive file, so two starts at once never both win. Returns the holder's pid when someone else holds it.
  */
-export function acquireLock(paths: HomePaths): { ok: true } | { ok: false; pid: number } {
+export async function acquireLock(paths: HomePaths): Promise<{ ok: true } | { ok: false; pid: number }> {
   for (let attempt = 0; attempt < 50; attempt++) {
     // link() creates the lock with its content in one step: nobody ever reads a lock without a pid.
     const mine = `${paths.lock}.${process.pid}`;
     writeFileSync(mine, `${process.pid}\n`, { mode: 0o600 });
     try {
       linkSync(mine, paths.lock);
+      heldHere.add(paths.lock);
       return { ok: true };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
@@ -86,7 +119,7 @@ export function acquireLock(paths: HomePaths): { ok: true } | { ok: false; pid: 
       unlinkSync(mine);
     }
     const holder = readPid(paths.lock);
-    if (holder !== null && isAlive(holder)) return { ok: false, pid: holder };
+    if (holder !== null && (await isHeld(paths, holder))) return { ok: false, pid: holder };
     const breaker = `${paths.lock}.break`;
     try {
       closeSync(openSync(breaker, 'wx', 0o600));
@@ -97,12 +130,13 @@ export function acquireLock(paths: HomePaths): { ok: true } | { ok: false; pid: 
       } catch {
         // gone already
       }
+      await delay(20);
       continue;
     }
     try {
       // Re-read under the breaker: only a lock still held by the same dead pid is removed.
       const again = readPid(paths.lock);
-      if (again === holder && !(again !== null && isAlive(again))) unlinkSync(paths.lock);
+      if (again === holder) unlinkSync(paths.lock);
     } catch {
       // removed meanwhile
     } finally {
@@ -114,5 +148,6 @@ export function acquireLock(paths: HomePaths): { ok: true } | { ok: false; pid: 
 
 /** Releases the lock if it is ours. */
 export function releaseLock(paths: HomePaths): void {
+  heldHere.delete(paths.lock);
   if (readPid(paths.lock) === process.pid) unlinkSync(paths.lock);
 }

@@ -151,6 +151,28 @@ describe('HTTP', () => {
     assert.equal((await post(d, '/add', '[1, 1]', { origin: 'http://localhost:3001' })).status, 403);
   });
 
+  test('an allowed origin gets CORS headers and its preflight answered', async () => {
+    const d = await daemon({ allowOrigins: ['http://localhost:3000'] });
+    const preflight = await fetch(`http://127.0.0.1:${doors(d).http}/add`, { method: 'OPTIONS', headers: { origin: 'http://localhost:3000', 'access-control-request-method': 'POST' } });
+    assert.equal(preflight.status, 204);
+    assert.equal(preflight.headers.get('access-control-allow-origin'), 'http://localhost:3000');
+    assert.match(preflight.headers.get('access-control-allow-headers') ?? '', /content-type/);
+    const call = await fetch(`http://127.0.0.1:${doors(d).http}/add`, { method: 'POST', body: '[1, 2]', headers: { origin: 'http://localhost:3000', 'content-type': 'application/json' } });
+    assert.equal(call.headers.get('access-control-allow-origin'), 'http://localhost:3000');
+    assert.equal(await call.json(), 3);
+  });
+
+  test('stop does not wait past its deadline for a request that never ends, nor for plain HTTP on the WebSocket port', async () => {
+    const d = new TestDaemon({ env: { DAE_RUNTIME_DIR: runtime }, http: 0, ws: 0, stopTimeout: 200 });
+    await d.start();
+    const hanging = fetch(`http://127.0.0.1:${doors(d).http}/wait`, { method: 'POST', body: '["never"]', headers: { 'content-type': 'application/json' } }).catch(() => 'dropped');
+    await d.untilRunning(1);
+    const plain = await fetch(`http://127.0.0.1:${doors(d).ws}/`);
+    assert.equal(plain.status, 426);
+    await d.stop();
+    assert.equal(await hanging, 'dropped');
+  });
+
   test('POST /dae answers like any command and closes nothing', async () => {
     const d = await daemon();
     assert.deepEqual(await post(d, '/dae', '[]'), { status: 200, body: ['test', process.pid, d.port, null] });

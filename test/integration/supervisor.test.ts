@@ -375,6 +375,26 @@ describe('security and files', () => {
     await winner.stop();
   });
 
+  test('a stale lock is broken: our own pid from a previous life, or an old lock whose live pid does not answer', async () => {
+    const { mkdtempSync, mkdirSync, writeFileSync, utimesSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const home = mkdtempSync(`${tmpdir()}/dae-lock-`);
+    mkdirSync(`${home}/run`, { recursive: true });
+    writeFileSync(`${home}/dae.lock`, `${process.pid}\n`);
+    const a = new Dae({ home, config: { port: 0 } });
+    await a.start();
+    await a.stop();
+    writeFileSync(`${home}/dae.lock`, '1\n');
+    utimesSync(`${home}/dae.lock`, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+    const b = new Dae({ home, config: { port: 0 } });
+    await b.start();
+    await b.stop();
+    writeFileSync(`${home}/dae.lock`, '1\n');
+    await assert.rejects(new Dae({ home, config: { port: 0 } }).start(), (error: DaeError) => error.code === 'ERR_ALREADY_RUNNING');
+    const { rmSync } = await import('node:fs');
+    rmSync(home, { recursive: true, force: true });
+  });
+
   test('a supervisor that stops with --keep-daemons leaves them running; the next one adopts them by secret', async () => {
     const first = await supervisor();
     const entry = await first.install('kv', SAMPLE_KV);

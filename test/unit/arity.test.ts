@@ -33,7 +33,10 @@ test('the command table refuses bad names, reserved names and non-functions', ()
   fail({ error: () => 1 }, /reserved/);
   fail({ pong: () => 1 }, /reserved/);
   fail({ x: 5 }, /needs a function/);
-  fail({ x: { run: () => 1, reply: 'error' } }, /reply name "error" is not valid or is reserved/);
+  fail({ x: { run: () => 1, reply: 'error' } }, /reply name "error" is not the original dae's for it/);
+  fail({ items: { run: () => 1, reply: 'itemlist' } }, /reply name "itemlist" is not the original dae's for it/);
+  fail({ x: { run: () => 1, spread: true } }, /spread is for built-ins/);
+  assert.equal(buildCommandTable({ list: { run: () => [], reply: 'daemons' } }, {}).get('list')!.reply, 'daemons');
   assert.throws(() => buildCommandTable({ ping: () => 1 }, { ping: () => 2 }), /is a built-in/);
 });
 
