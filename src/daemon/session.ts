@@ -80,6 +80,7 @@ export class Session extends EventEmitter implements Guest {
   #backlogHead = 0;
   #out = '';
   #flushQueued = false;
+  #inRead = false;
   #firstLine = true;
   #authenticated: boolean;
   #inputDone = false; // no more input will be processed (peer ended, `dae`, stop, fatal)
@@ -131,7 +132,9 @@ export class Session extends EventEmitter implements Guest {
       this.#firstLine = false;
       if (isHttpRequestLine(line)) return this.#refuse('an HTTP request');
     }
-    if (line.length > 4 && isHostHeader(line)) return this.#refuse('a Host: header');
+    // The regex runs only on lines that could match it: 'h', 'H', a control or space, or non-ASCII first.
+    const first = line.charCodeAt(0);
+    if (line.length > 4 && (first === 0x68 || first === 0x48 || first <= 0x20 || first >= 0x80) && isHostHeader(line)) return this.#refuse('a Host: header');
     if (this.#backlog.length > this.#backlogHead || this.#mustWait()) {
       // Held, and reading paused: what is held is bounded by the read that brought it.
       this.#backlog.push(line);
@@ -305,8 +308,22 @@ export class Session extends EventEmitter implements Guest {
     }
   }
 
-  #queueFlush(): void {
+  /** The door is handing over one read's lines: replies wait for `endRead()` instead of a microtask. */
+  beginRead(): void {
+    this.#inRead = true;
+  }
+
+  /** The read is handled: what it produced goes out in one write, before anything else runs. */
+  endRead(): void {
+    this.#inRead = false;
     if (this.#flushQueued) return;
+    this.#flush();
+    this.#pump();
+    this.#maybeEnd();
+  }
+
+  #queueFlush(): void {
+    if (this.#flushQueued || this.#inRead) return;
     this.#flushQueued = true;
     queueMicrotask(() => {
       this.#flushQueued = false;

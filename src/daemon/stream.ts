@@ -69,7 +69,11 @@ export function serveStream(server: Server, host: SessionHost, options: StreamDo
       },
       { maxPacketBytes: host.limits.maxPacketBytes },
     );
-    socket.on('data', (chunk: Buffer) => framer.push(chunk));
+    socket.on('data', (chunk: Buffer) => {
+      session.beginRead();
+      framer.push(chunk);
+      session.endRead();
+    });
     socket.on('end', () => {
       framer.end();
       session.inputEnded();
