@@ -1,9 +1,13 @@
 // The shape every suite returns, and how it is judged and printed; shared by all suites.
 
-/** A goal for a figure: relative to the baseline, or an absolute floor. */
+/**
+ * A goal for a figure: relative to the baseline (`ratio`), an absolute bound (`floor`), or a bound on the
+ * difference from the baseline (`delta`). `min` is the bound: a minimum when higher is better, else a maximum.
+ */
 export type Target =
   | { readonly kind: 'ratio'; readonly min: number }
-  | { readonly kind: 'floor'; readonly min: number };
+  | { readonly kind: 'floor'; readonly min: number }
+  | { readonly kind: 'delta'; readonly min: number };
 
 /** One measured figure of the system under test, with its baseline when there is one. */
 export interface Figure {
@@ -17,12 +21,16 @@ export interface Figure {
   /** Every round's value (the figure itself sums them up, as the suite's notes say). */
   readonly rounds?: readonly number[];
   readonly baselineRounds?: readonly number[];
+  /** The same figure for other systems measured alongside, by name (see `SuiteResult.others`). */
+  readonly others?: Readonly<Record<string, number>>;
 }
 
 export interface SuiteResult {
   readonly suite: string;
   /** What "baseline" means in this suite. */
   readonly baselineName: string;
+  /** Other systems measured alongside: a column each, with its ratio to the baseline. */
+  readonly others?: readonly string[];
   readonly figures: readonly Figure[];
   readonly notes: readonly string[];
   readonly seconds: number;
@@ -39,7 +47,7 @@ export function ratioOf(figure: Figure): number {
 export function verdict(figure: Figure): Verdict {
   const target = figure.target;
   if (target === undefined) return null;
-  const measured = target.kind === 'ratio' ? ratioOf(figure) : figure.value;
+  const measured = target.kind === 'ratio' ? ratioOf(figure) : target.kind === 'delta' ? figure.value - (figure.baseline ?? NaN) : figure.value;
   if (Number.isNaN(measured)) return 'below';
   return (figure.better === 'higher' ? measured >= target.min : measured <= target.min) ? 'ok' : 'below';
 }
@@ -55,7 +63,8 @@ function formatTarget(figure: Figure): string {
   const target = figure.target;
   if (target === undefined) return '';
   const sign = figure.better === 'higher' ? '≥' : '≤';
-  return target.kind === 'ratio' ? `${sign} ${target.min}×` : `${sign} ${formatNumber(target.min)}`;
+  if (target.kind === 'ratio') return `${sign} ${target.min}×`;
+  return target.kind === 'delta' ? `${sign} +${formatNumber(target.min)}` : `${sign} ${formatNumber(target.min)}`;
 }
 
 /** Lays out rows as aligned columns (first column left, the others right). */
@@ -67,16 +76,25 @@ export function table(rows: readonly (readonly string[])[]): string {
     .join('\n');
 }
 
-/** A suite's figures as a table: figure, value, baseline, ratio, target, verdict. */
+function formatRatio(value: number, baseline: number | undefined): string {
+  return baseline === undefined || baseline === 0 || Number.isNaN(baseline) || Number.isNaN(value) ? '' : `${(value / baseline).toFixed(2)}×`;
+}
+
+/** A suite's figures as a table: figure, value, baseline, ratio, each other system and its ratio, target, verdict. */
 export function formatSuite(result: SuiteResult): string {
-  const rows: string[][] = [['figure', 'dae', result.baselineName, 'ratio', 'target', '']];
+  const others = result.others ?? [];
+  const rows: string[][] = [['figure', 'dae', result.baselineName, 'ratio', ...others.flatMap((name) => [name, 'ratio']), 'target', '']];
   for (const figure of result.figures) {
-    const ratio = ratioOf(figure);
+    const other = others.flatMap((name) => {
+      const value = figure.others?.[name];
+      return value === undefined ? ['', ''] : [formatNumber(value), formatRatio(value, figure.baseline)];
+    });
     rows.push([
       `${figure.name} (${figure.unit})`,
       formatNumber(figure.value),
       figure.baseline === undefined ? '' : formatNumber(figure.baseline),
-      Number.isNaN(ratio) ? '' : `${ratio.toFixed(2)}×`,
+      formatRatio(figure.value, figure.baseline),
+      ...other,
       formatTarget(figure),
       verdict(figure) ?? '',
     ]);

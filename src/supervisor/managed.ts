@@ -344,6 +344,9 @@ export class Managed {
     this.#lastExit = { code: facts.exitCode, signal: facts.signal, at: new Date().toISOString() };
     const what = facts.exitCode === null && facts.signal === null ? 'exited' : describeExit(facts);
     const waiters = this.#exitWaiters.splice(0);
+    // A run that died before it was ready may have met a port someone holds: name the holder (reading /proc/net is
+    // slow, so only then, never on the way of an ordinary restart).
+    if (this.#status === 'starting') this.#checkLeases();
     if (this.#stopRequested) {
       this.#setStatus('stopped', this.#reason);
     } else {
@@ -366,7 +369,6 @@ export class Managed {
   }
 
   #restartNow(): void {
-    this.#checkLeases();
     this.start();
   }
 
