@@ -2,7 +2,6 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { DaeError } from '../errors.js';
 import { Framer } from '../protocol/framer.js';
-import WebSocket from 'ws';
 
 export interface Transport {
   /** Writes one formatted packet (with its newline). */
@@ -74,7 +73,9 @@ export function openStream(target: StreamTarget, handlers: TransportHandlers): P
 }
 
 /** Opens a WebSocket transport (`ws://host:port`): one packet per text message. */
-export function openWebSocket(url: string, handlers: TransportHandlers, options: { connectTimeout?: number; maxPacketBytes: number }): Promise<Transport> {
+export async function openWebSocket(url: string, handlers: TransportHandlers, options: { connectTimeout?: number; maxPacketBytes: number }): Promise<Transport> {
+  // Loaded on first use: `ws` costs megabytes of memory that TCP-only clients never need.
+  const { default: WebSocket } = await import('ws');
   return new Promise((resolve, reject) => {
     let open = false;
     let closeError: DaeError | undefined;

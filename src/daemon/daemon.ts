@@ -2,7 +2,7 @@
 import { EventEmitter } from 'node:events';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
 import { lstat, mkdir, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,8 +17,6 @@ import { serveStream } from './stream.js';
 import { SupervisorLink } from './supervised.js';
 import { makePrivate, prepareSocketPath } from './unix.js';
 import type { Door, DoorHost } from './door.js';
-import { serveHttp } from './http.js';
-import { serveWs } from './ws.js';
 
 const debug = createDebug('daemon');
 
@@ -222,10 +220,13 @@ export abstract class Daemon extends EventEmitter {
   }
 
   async #listenHttp(kind: 'http' | 'ws', port: number, host: string): Promise<number> {
+    // node:http is loaded only by daemons that open an HTTP or WebSocket door.
+    const { createServer: createHttpServer } = await import('node:http');
     const server: HttpServer = createHttpServer({ keepAlive: true });
     server.maxConnections = this.limits.maxConnections;
-    if (kind === 'http') serveHttp(server, this.#host());
-    const wss = kind === 'ws' ? serveWs(server, this.#host(), (session) => this.#accept(session)) : null;
+    if (kind === 'http') (await import('./http.js')).serveHttp(server, this.#host());
+    // `ws` is loaded only by daemons that open a WebSocket door: it costs megabytes of memory.
+    const wss = kind === 'ws' ? (await import('./ws.js')).serveWs(server, this.#host(), (session) => this.#accept(session)) : null;
     await this.#bind(server, kind, { port, host });
     this.#doors.push({
       kind,
