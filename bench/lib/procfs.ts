@@ -1,5 +1,6 @@
 // Facts about processes from /proc (Linux): resident memory, parent, command line, liveness; and careful killing.
 import { readdirSync, readFileSync } from 'node:fs';
+import { isAlive } from '../../src/supervisor/process.js';
 
 const MIB = 1024 * 1024;
 
@@ -68,16 +69,8 @@ export function describeTree(pid: number): string[] {
   return lines;
 }
 
-/** True while `pid` exists and is not a zombie. */
-export function running(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const state = stat[stat.lastIndexOf(')') + 2];
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
+/** True while `pid` exists and is not a zombie: the supervisor's own check. */
+export const running = isAlive;
 
 /**
  * SIGKILLs `pid` and its process group, but only while its command line still mentions `marker` (a pid seen
