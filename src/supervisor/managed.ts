@@ -8,7 +8,7 @@ import type { ReadyReport } from '../daemon/supervised.js';
 import type { DaeConfig, Protocol } from './config.js';
 import { openLogs } from './logs.js';
 import { decideRestart, describeExit, FRESH_HISTORY, type ExitFacts, type RestartHistory } from './policy.js';
-import { CLOCK_TICKS, groupAlive, hasSecret, isAlive, killGroup, portHolder, sampleProcess, spawnDaemon } from './process.js';
+import { CLOCK_TICKS, groupAlive, hasSecret, isAlive, killGroup, portHolder, reapGroup, sampleProcess, spawnDaemon } from './process.js';
 import type { DaemonSpec, RunRecord, Status } from './spec.js';
 
 const debug = createDebug('managed');
@@ -74,6 +74,7 @@ export class Managed {
   #exitWaiters: Array<() => void> = [];
   #stopRequested = false;
   #detached = false;
+  #lastGroup: number | null = null;
   #killReason: string | null = null;
   #exitSeen = false;
   #readyTimer: NodeJS.Timeout | null = null;
@@ -230,6 +231,8 @@ export class Managed {
     const force = setTimeout(() => killGroup(pid, 'SIGKILL'), this.spec.stopTimeout);
     await gone;
     clearTimeout(force);
+    // Stopped means no survivor: a grandchild that outlived its leader is gone too before this resolves.
+    await reapGroup(pid);
   }
 
   /** Leaves the run alone for good (the supervisor goes; the next one adopts it): nothing here acts on it again. */
@@ -331,8 +334,9 @@ export class Managed {
     this.#exitSeen = true;
     const run = this.run;
     for (const timer of ['ready', 'liveness', 'poll'] as const) this.#clearTimer(timer);
-    // No orphan keeps the port: whatever is left of the group goes with its leader.
+    // No orphan keeps the port: whatever is left of the group goes with its leader (and is awaited before a restart).
     if (groupAlive(run.pid)) killGroup(run.pid, 'SIGKILL');
+    this.#lastGroup = run.pid;
     this.#channel?.close();
     this.#channel = null;
     this.#child = null;
@@ -369,7 +373,9 @@ export class Managed {
   }
 
   #restartNow(): void {
-    this.start();
+    const group = this.#lastGroup;
+    if (group === null) return this.start();
+    void reapGroup(group).then(() => this.start());
   }
 
   // Shows who holds a leased port the daemon is about to need (until it comes online).

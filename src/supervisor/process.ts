@@ -1,6 +1,7 @@
 // Processes on Linux: spawning a daemon in its own group, signalling groups, and reading /proc.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
 
 export interface SpawnSpec {
   script: string;
@@ -62,6 +63,15 @@ export function groupAlive(pgid: number): boolean {
     }
   }
   return false;
+}
+
+/** SIGKILLs what is left of a process group and resolves once nothing of it runs (or after `timeout` ms). */
+export async function reapGroup(pgid: number, timeout = 2000): Promise<void> {
+  const deadline = Date.now() + timeout;
+  while (groupAlive(pgid) && Date.now() < deadline) {
+    killGroup(pgid, 'SIGKILL');
+    await delay(5);
+  }
 }
 
 /** True when process `pid` carries `DAE_SECRET=<secret>`: a reused pid proves nothing, the secret does. */
