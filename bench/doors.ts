@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { WebSocket } from 'ws';
 import { spawnServer, type ServerChild } from './lib/child.js';
-import { closeRaw, exchange, openRaw, pipelined, sequential } from './lib/raw-load.js';
+import { closeRaw, drive, exchange, openRaw, pipelined, sequential } from './lib/raw-load.js';
 import { formatNumber, formatSuite, type Figure, type SuiteResult, type Target } from './lib/report.js';
 import { aggregate, percentile, rate, sorted, type Aggregate } from './lib/stats.js';
 
@@ -59,26 +59,6 @@ interface Connection {
   /** `calls` requests written without waiting; resolves with the ms until the last reply. */
   pipelined(calls: number): Promise<number>;
   close(): Promise<void>;
-}
-
-// Opens a unix socket connection, as openRaw does a loopback TCP one.
-function openPath(path: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ path });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`connecting to ${path} timed out after ${CONNECT_TIMEOUT_MS} ms`));
-    }, CONNECT_TIMEOUT_MS);
-    socket.once('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.removeAllListeners('error');
-      resolve(socket);
-    });
-  });
 }
 
 // TCP and unix: the raw load generator of common-tcp, unchanged, on either kind of socket.
@@ -163,37 +143,9 @@ function httpConnection(port: number): Connection {
   };
 }
 
-// Runs `body` with message/error/close hooks on `ws`, rejecting if it fails, closes or the deadline passes.
+// Runs `body` on each message of `ws`, rejecting if it fails, closes early or the deadline passes.
 function driveWs(ws: WebSocket, what: string, body: (finish: () => void) => (data: Buffer) => void): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let onMessage: (data: Buffer) => void = () => {};
-    const cleanup = (): void => {
-      clearTimeout(timer);
-      ws.off('message', onMessage);
-      ws.off('error', onError);
-      ws.off('close', onClose);
-    };
-    const onError = (error: Error): void => {
-      cleanup();
-      reject(new Error(`${what}: ${error.message}`, { cause: error }));
-    };
-    const onClose = (): void => {
-      cleanup();
-      reject(new Error(`${what}: connection closed early`));
-    };
-    const timer = setTimeout(() => {
-      cleanup();
-      ws.terminate();
-      reject(new Error(`${what}: no end after ${RUN_DEADLINE_MS} ms`));
-    }, RUN_DEADLINE_MS);
-    ws.on('error', onError);
-    ws.on('close', onClose);
-    onMessage = body(() => {
-      cleanup();
-      resolve();
-    });
-    ws.on('message', onMessage);
-  });
+  return drive(ws, 'message', () => ws.terminate(), RUN_DEADLINE_MS, what, body);
 }
 
 // The `ws` package's client. `socket` is its TCP socket (captured at connect), corked around a pipelined batch so
@@ -268,7 +220,7 @@ async function open(door: DoorKind, doors: Doors): Promise<Connection> {
     case 'tcp':
       return streamConnection(await openRaw(doors.tcp, CONNECT_TIMEOUT_MS));
     case 'unix':
-      return streamConnection(await openPath(doors.unix));
+      return streamConnection(await openRaw(doors.unix, CONNECT_TIMEOUT_MS));
     case 'http':
       return httpConnection(doors.http);
     case 'ws': {
@@ -300,7 +252,7 @@ async function findDoors(port: number): Promise<Doors> {
 
 // Every door answers the same two calls the same way.
 async function probe(doors: Doors): Promise<void> {
-  for (const socket of [await openRaw(doors.tcp, CONNECT_TIMEOUT_MS), await openPath(doors.unix)]) {
+  for (const socket of [await openRaw(doors.tcp, CONNECT_TIMEOUT_MS), await openRaw(doors.unix, CONNECT_TIMEOUT_MS)]) {
     try {
       const reply = await exchange(socket, PROBE);
       if (reply !== PROBE_REPLY) throw new Error(`a stream door answered ${JSON.stringify(reply)}, expected ${JSON.stringify(PROBE_REPLY)}`);

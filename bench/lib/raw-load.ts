@@ -1,5 +1,6 @@
 // A raw load generator: plain sockets, fixed request bytes, replies counted by newline. The same code drives
 // every server under comparison, so a ratio compares servers, not clients.
+import type { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 
@@ -11,13 +12,14 @@ function countNewlines(chunk: Buffer): number {
   return n;
 }
 
-/** Opens a loopback connection with Nagle off. */
-export function openRaw(port: number, timeoutMs = 5000): Promise<Socket> {
+/** Opens a loopback TCP connection with Nagle off (a port), or a unix socket connection (a path). */
+export function openRaw(target: number | string, timeoutMs = 5000): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port, noDelay: true });
+    const socket = typeof target === 'string' ? connect({ path: target }) : connect({ host: '127.0.0.1', port: target, noDelay: true });
+    const where = typeof target === 'string' ? target : `127.0.0.1:${target}`;
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`connecting to 127.0.0.1:${port} timed out after ${timeoutMs} ms`));
+      reject(new Error(`connecting to ${where} timed out after ${timeoutMs} ms`));
     }, timeoutMs);
     socket.once('error', (error) => {
       clearTimeout(timer);
@@ -46,15 +48,21 @@ export function closeRaw(socket: Socket, graceMs = 1000): Promise<void> {
   });
 }
 
-// Runs `body` with data/error/close hooks on `socket`, rejecting if the socket fails or the deadline passes.
-function drive(socket: Socket, deadlineMs: number, what: string, body: (finish: () => void) => (chunk: Buffer) => void): Promise<void> {
+/**
+ * Runs `body` with `event`/error/close hooks on `source` (a socket's `data`, a WebSocket's `message`), rejecting if it fails, closes early or the deadline passes
+ * (then `abort` drops the connection).
+ */
+export function drive(
+  source: EventEmitter, event: string, abort: () => void, deadlineMs: number, what: string,
+  body: (finish: () => void) => (chunk: Buffer) => void,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     let onData: (chunk: Buffer) => void = () => {};
     const cleanup = (): void => {
       clearTimeout(timer);
-      socket.off('data', onData);
-      socket.off('error', onError);
-      socket.off('close', onClose);
+      source.off(event, onData);
+      source.off('error', onError);
+      source.off('close', onClose);
     };
     const onError = (error: Error): void => {
       cleanup();
@@ -66,16 +74,16 @@ function drive(socket: Socket, deadlineMs: number, what: string, body: (finish: 
     };
     const timer = setTimeout(() => {
       cleanup();
-      socket.destroy();
+      abort();
       reject(new Error(`${what}: no end after ${deadlineMs} ms`));
     }, deadlineMs);
-    socket.on('error', onError);
-    socket.on('close', onClose);
+    source.on('error', onError);
+    source.on('close', onClose);
     onData = body(() => {
       cleanup();
       resolve();
     });
-    socket.on('data', onData);
+    source.on(event, onData);
   });
 }
 
@@ -88,7 +96,7 @@ export function sequential(socket: Socket, request: Buffer, count: number, laten
   let sent = 0;
   let done = 0;
   let start = 0;
-  const promise = drive(socket, deadlineMs, 'sequential', (finish) => (chunk) => {
+  const promise = drive(socket, 'data', () => socket.destroy(), deadlineMs, 'sequential', (finish) => (chunk) => {
     const replies = countNewlines(chunk);
     if (replies === 0) return;
     const now = performance.now();
@@ -115,7 +123,7 @@ export async function pipelined(socket: Socket, request: Buffer, count: number, 
   let done = 0;
   let start = 0;
   let end = 0;
-  const promise = drive(socket, deadlineMs, 'pipelined', (finish) => (data) => {
+  const promise = drive(socket, 'data', () => socket.destroy(), deadlineMs, 'pipelined', (finish) => (data) => {
     done += countNewlines(data);
     if (done < count) return;
     end = performance.now();
@@ -133,7 +141,7 @@ export async function exchange(socket: Socket, requests: string, deadlineMs = 50
   const expected = requests.split('\n').length - 1;
   const parts: Buffer[] = [];
   let lines = 0;
-  const promise = drive(socket, deadlineMs, 'exchange', (finish) => (chunk) => {
+  const promise = drive(socket, 'data', () => socket.destroy(), deadlineMs, 'exchange', (finish) => (chunk) => {
     parts.push(chunk);
     lines += countNewlines(chunk);
     if (lines >= expected) finish();
