@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { Client } from '../client/client.js';
 import { DaeError } from '../errors.js';
-import { homePaths, type HomePaths } from '../supervisor/home.js';
+import { homePaths, supervisorOn, type HomePaths } from '../supervisor/home.js';
 
 export function home(): HomePaths {
   return homePaths();
@@ -18,22 +18,9 @@ export async function connectSupervisor(paths = home(), timeout = 30_000): Promi
   }
 }
 
-/** True when a supervisor answers `ping` on the home's socket. */
-export async function supervisorRuns(paths = home()): Promise<{ pid: number; port: number } | null> {
-  let client: Client;
-  try {
-    client = await connectSupervisor(paths, 2000);
-  } catch {
-    return null;
-  }
-  try {
-    const who = (await client.call('whois')) as { pid: number; port: number };
-    return { pid: who.pid, port: who.port };
-  } catch {
-    return null;
-  } finally {
-    client.destroy();
-  }
+/** The running supervisor's pid and port, or null when none answers on the home's socket. */
+export function supervisorRuns(paths = home()): Promise<{ pid: number; port: number } | null> {
+  return existsSync(paths.socket) ? supervisorOn(paths) : Promise.resolve(null);
 }
 
 /** One call to the supervisor. */

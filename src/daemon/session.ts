@@ -86,7 +86,7 @@ export class Session extends EventEmitter implements Guest {
   #inputDone = false; // no more input will be processed (peer ended, `dae`, stop, fatal)
   #endWhenIdle = false;
   #closed = false;
-  #pausedForInFlight = false;
+  #pausedForBacklog = false;
   #pausedForWrite = false;
   #slowTimer: NodeJS.Timeout | null = null;
   #idleTimer: NodeJS.Timeout | null = null;
@@ -138,7 +138,7 @@ export class Session extends EventEmitter implements Guest {
     if (this.#backlog.length > this.#backlogHead || this.#mustWait()) {
       // Held, and reading paused: what is held is bounded by the read that brought it.
       this.#backlog.push(line);
-      this.#setPaused('inFlight', true);
+      this.#setPaused('backlog', true);
       return;
     }
     this.#handle(line);
@@ -161,7 +161,7 @@ export class Session extends EventEmitter implements Guest {
     if (this.#backlogHead === this.#backlog.length) {
       this.#backlog = [];
       this.#backlogHead = 0;
-      this.#setPaused('inFlight', false);
+      this.#setPaused('backlog', false);
     }
   }
 
@@ -356,11 +356,11 @@ export class Session extends EventEmitter implements Guest {
     this.#endpoint.end();
   }
 
-  #setPaused(reason: 'inFlight' | 'write', paused: boolean): void {
-    const before = this.#pausedForInFlight || this.#pausedForWrite;
-    if (reason === 'inFlight') this.#pausedForInFlight = paused;
+  #setPaused(reason: 'backlog' | 'write', paused: boolean): void {
+    const before = this.#pausedForBacklog || this.#pausedForWrite;
+    if (reason === 'backlog') this.#pausedForBacklog = paused;
     else this.#pausedForWrite = paused;
-    const after = this.#pausedForInFlight || this.#pausedForWrite;
+    const after = this.#pausedForBacklog || this.#pausedForWrite;
     if (before === after) return;
     if (after) this.#endpoint.pause();
     else this.#endpoint.resume();

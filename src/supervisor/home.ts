@@ -73,14 +73,15 @@ const BREAK_STALE_MS = 5000;
 const START_GRACE_MS = 10_000;
 const heldHere = new Set<string>();
 
-// The supervisor on `paths` answers `whois` as `pid`.
-async function answersAs(paths: HomePaths, pid: number): Promise<boolean> {
+/** Who answers on the home's control socket: the supervisor's pid and port, or null when nobody does. */
+export async function supervisorOn(paths: HomePaths): Promise<{ pid: number; port: number } | null> {
   let client: Client | undefined;
   try {
     client = await Client.connect({ path: paths.socket, timeout: 2000, connectTimeout: 2000 });
-    return ((await client.call('whois')) as { pid?: number }).pid === pid;
+    const who = (await client.call('whois')) as { pid: number; port: number };
+    return { pid: who.pid, port: who.port };
   } catch {
-    return false;
+    return null;
   } finally {
     client?.destroy();
   }
@@ -97,7 +98,7 @@ async function isHeld(paths: HomePaths, holder: number): Promise<boolean> {
   } catch {
     return false;
   }
-  return age < START_GRACE_MS || (await answersAs(paths, holder));
+  return age < START_GRACE_MS || (await supervisorOn(paths))?.pid === holder;
 }
 
 /**
