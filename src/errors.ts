@@ -22,14 +22,20 @@ export const ERRORS = {
   ERR_NOT_SUPERVISED: 'a supervisor was needed but none is known (no `DAE_PORT`)',
   ERR_NO_PORT: 'no free port is left in a range',
   ERR_LOCKED: 'the home\'s lock could not be taken',
-  ERR_ALREADY_RUNNING: 'a supervisor already runs on this home',
+  ERR_ALREADY_RUNNING: 'a supervisor (or LAN manager) already runs on this home',
   ERR_ALREADY_INSTALLED: 'a daemon of that name is already installed',
   ERR_NOT_INSTALLED: 'no daemon of that name is installed',
-  ERR_NOT_RUNNING: 'the daemon has no run that could answer this',
+  ERR_NOT_RUNNING: 'nothing runs that could answer this (the daemon, the supervisor or the LAN manager)',
   ERR_BAD_STATE: 'the state file cannot be read; it is left untouched',
-  ERR_START_FAILED: 'the supervisor could not start (the message says why; dae.log has more)',
+  ERR_START_FAILED: 'the supervisor or LAN manager could not start (the message says why; its dae.log has more)',
   ERR_NOT_ONLINE: 'the daemon did not come online (the message says why)',
   ERR_BAD_CONFIG: 'a config file with an unknown key, a wrong type or an impossible value',
+  ERR_NO_SUCH_NEED: 'no need of that name is registered with the LAN manager',
+  ERR_NEED_EXISTS: 'a need of that name is already registered',
+  ERR_CONFLICT: 'someone else changed the record first (a claim lost its race, or the claim is no longer yours)',
+  ERR_UNREACHABLE: 'the LAN manager could not reach the reported service (`whois` did not answer the expected name and pid)',
+  ERR_NOT_REGISTERED: 'a machine command before `register`, or after the registration lapsed',
+  ERR_PLACEMENT: 'this machine may not run the need (pin, `allowedscripts` or a named port; the message says which)',
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

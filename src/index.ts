@@ -11,3 +11,7 @@ export { Dae, type DaeOptions, type DaemonInfo } from './supervisor/dae.js';
 export type { ListEntry, StatusEvent } from './supervisor/managed.js';
 export type { DaeConfig } from './supervisor/config.js';
 export type { InstallOptions, Status } from './supervisor/spec.js';
+export { LanManager, LAN_DEFAULTS, type LanManagerOptions } from './lan/manager.js';
+export { EmbeddedRegistry } from './lan/embedded.js';
+export type { Registry, MachineRecord, MachineLease, RegistryChange, Versioned } from './lan/registry.js';
+export type { Need, NeedStatus, Service } from './lan/records.js';

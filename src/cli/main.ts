@@ -2,12 +2,15 @@
 // The `dae` command line: commander wiring only; each verb calls the library.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { DaeError } from '../errors.js';
 import type { ListEntry } from '../supervisor/managed.js';
 import type { DaemonInfo } from '../supervisor/dae.js';
 import { callSupervisor, connectSupervisor, home, supervisorRuns } from './control.js';
 import { follow } from './follow.js';
+import { addLanCommands } from './lan.js';
+import { colour, json, jsonLine, out } from './output.js';
+import { keyValue, whole } from './parse.js';
 import { send } from './send.js';
 import { loadConfig, startBackground, startForeground } from './start.js';
 import { systemdUnit } from './startup.js';
@@ -15,23 +18,8 @@ import { formatTable } from './table.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
-function whole(value: string): number {
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a whole number');
-  return Number(value);
-}
-
-function keyValue(value: string, previous: Record<string, string>): Record<string, string> {
-  const eq = value.indexOf('=');
-  if (eq <= 0) throw new InvalidArgumentError('expected KEY=VALUE');
-  return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
-}
-
 // `dae list | head` closes stdout early: that is not a failure.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => process.exit(error.code === 'EPIPE' ? 0 : 1));
-
-const out = (text: string): boolean => process.stdout.write(text);
-const json = (value: unknown): boolean => out(`${JSON.stringify(value, null, 2)}\n`);
-const colour = (): boolean => process.stdout.isTTY === true && !process.env.NO_COLOR;
 
 function describe(entry: ListEntry): string {
   const why = entry.reason ? ` (${entry.reason})` : '';
@@ -125,7 +113,7 @@ program
   .option('--json', 'print the list as JSON, exactly as the `list` command answers it')
   .action(async (options: { json?: boolean }) => {
     const entries = (await callSupervisor('list')) as ListEntry[];
-    if (options.json) out(`${JSON.stringify(entries)}\n`);
+    if (options.json) jsonLine(entries);
     else out(formatTable(entries, colour()));
   });
 
@@ -195,6 +183,8 @@ program
     const { path } = loadConfig(options.config);
     out(systemdUnit({ home: home().root, configPath: path, cwd: process.cwd() }));
   });
+
+addLanCommands(program);
 
 try {
   await program.parseAsync();

@@ -23,7 +23,7 @@ const debug = createDebug('daemon');
 export interface DaemonOptions {
   /** The daemon's name (a supervisor's `DAE_NAME` wins). */
   name?: string;
-  /** Address for the TCP door; loopback unless configured. */
+  /** Address of the TCP, HTTP and WebSocket doors (`DAE_HOST` wins); loopback unless configured. */
   host?: string;
   /** TCP port (`DAE_TCP_PORT` wins); 0 or absent = OS-assigned. */
   port?: number;
@@ -151,7 +151,7 @@ export abstract class Daemon extends EventEmitter {
       allowOrigins: this.#options.allowOrigins ?? [],
       allowHosts: this.#options.allowHosts ?? [],
     };
-    const host = this.#options.host ?? '127.0.0.1';
+    const host = this.env.host ?? this.#options.host ?? '127.0.0.1';
     try {
       const tcp = await this.#listenStream('tcp', { port: this.env.tcpPort ?? this.#options.port ?? 0, host }, false);
       this.#port = (tcp.address() as { port: number }).port;

@@ -12,6 +12,8 @@ export interface DaeEnv {
   readonly httpPort: number | undefined;
   readonly wsPort: number | undefined;
   readonly runtimeDir: string | undefined;
+  /** The address to bind (a machine manager's advertised address for daemons placed by the LAN). */
+  readonly host: string | undefined;
 }
 
 function integer(env: NodeJS.ProcessEnv, key: string, max: number): number | undefined {
@@ -35,5 +37,6 @@ export function readDaeEnv(env: NodeJS.ProcessEnv = process.env): DaeEnv {
     httpPort: integer(env, 'DAE_HTTP_PORT', 65535),
     wsPort: integer(env, 'DAE_WS_PORT', 65535),
     runtimeDir: text('DAE_RUNTIME_DIR'),
+    host: text('DAE_HOST'),
   };
 }

@@ -15,6 +15,12 @@ export interface DaeConfig {
   portrangestart: Record<Protocol, number>;
   /** `null` = standalone; `"host:port"` or a list of them = a machine manager of that LAN manager. */
   lanmanageraddress: string | string[] | null;
+  /** The cluster token a machine manager presents to its LAN managers. */
+  lantoken: string | null;
+  /** The address this machine is reached at; daemons placed by the LAN bind it. */
+  advertisedaddress: string;
+  /** Directories whose scripts the LAN may run here; nothing else (none by default). */
+  allowedscripts: string[];
   restart: RestartPolicy;
   stopSignal: string;
   /** ms between the stop signal and SIGKILL. */
@@ -34,6 +40,9 @@ export const DEFAULT_CONFIG: Readonly<DaeConfig> = Object.freeze({
   port: 23550,
   portrangestart: { tcp: 15000, http: 16000, ws: 17000 },
   lanmanageraddress: null,
+  lantoken: null,
+  advertisedaddress: '127.0.0.1',
+  allowedscripts: [],
   restart: { ...DEFAULT_POLICY },
   stopSignal: 'SIGTERM',
   stopTimeout: 5000,
@@ -58,6 +67,10 @@ const lanAddress: Check = (value) => {
   return 'null, "host:port" or a non-empty list of "host:port"';
 };
 
+const lanToken: Check = (value) => (value === null || (typeof value === 'string' && value.length >= 16) ? null : 'null or a token of at least 16 characters');
+const absoluteDirs: Check = (value) =>
+  Array.isArray(value) && value.every((dir) => typeof dir === 'string' && dir.startsWith('/')) ? null : 'a list of absolute directory paths';
+
 const SIGNALS = Object.keys(constants.signals);
 
 const SCHEMA: Record<string, Check | Record<string, Check>> = {
@@ -65,6 +78,9 @@ const SCHEMA: Record<string, Check | Record<string, Check>> = {
   port: wholeFrom(0, 65535),
   portrangestart: { tcp: wholeFrom(1, 65535), http: wholeFrom(1, 65535), ws: wholeFrom(1, 65535) },
   lanmanageraddress: lanAddress,
+  lantoken: lanToken,
+  advertisedaddress: nonEmptyString,
+  allowedscripts: absoluteDirs,
   restart: {
     mode: oneOf(['always', 'on-failure', 'never']),
     minUptime: wholeFrom(0),
@@ -116,6 +132,9 @@ export function checkConfig(input: unknown, source = 'daeconfig.json'): DaeConfi
   const config = out as unknown as DaeConfig;
   if (config.restart.backoffMax < config.restart.backoffBase) {
     throw new DaeError('ERR_BAD_CONFIG', `${source}: key "restart.backoffMax" expected at least restart.backoffBase (${config.restart.backoffBase}), found ${config.restart.backoffMax}`);
+  }
+  if (config.lanmanageraddress !== null && config.lantoken === null) {
+    throw new DaeError('ERR_BAD_CONFIG', `${source}: key "lantoken" expected the LAN's cluster token (lanmanageraddress is set), found null`);
   }
   return config;
 }

@@ -7,14 +7,15 @@ import type { Guest } from '../daemon/session.js';
 import type { ReadyReport } from '../daemon/supervised.js';
 import { DaeError } from '../errors.js';
 import { createDebug } from '../debug.js';
-import { checkConfig, PROTOCOLS, type DaeConfig } from './config.js';
+import { checkConfig, PROTOCOLS, type DaeConfig, type Protocol } from './config.js';
 import { SerialWriter } from './atomic.js';
-import { acquireLock, homePaths, loadToken, prepareHome, releaseLock, type HomePaths } from './home.js';
+import { acquireLock, homePaths, loadMachineId, loadToken, prepareHome, releaseLock, type HomePaths } from './home.js';
+import { LanLink } from './lan-link.js';
 import { logPath, rotateIfLarge, tailFile } from './logs.js';
 import { Managed, type ListEntry, type StatusEvent } from './managed.js';
 import { canBind, choosePort } from './ports.js';
 import { isAlive, hasSecret } from './process.js';
-import { checkInstallOptions, checkName, checkState, type DaemonSpec, type InstallOptions, type PersistedState } from './spec.js';
+import { checkInstallOptions, checkName, checkState, type DaemonSpec, type InstallOptions, type LanPlacement, type PersistedState } from './spec.js';
 
 const debug = createDebug('dae');
 
@@ -58,6 +59,7 @@ export class Dae extends Daemon {
   #token = '';
   #locked = false;
   #sampler: NodeJS.Timeout | null = null;
+  #lan: LanLink | null = null;
   #leasing: Promise<unknown> = Promise.resolve();
   #shuttingDown: Promise<void> | null = null;
   readonly #queues = new Map<string, Promise<unknown>>();
@@ -132,6 +134,7 @@ export class Dae extends Daemon {
       await this.#persist();
       this.#sampler = setInterval(() => this.#sample(), this.config.sampleInterval);
       this.#sampler.unref();
+      this.#joinLan();
     } catch (error) {
       // Nothing this attempt spawned is left running unrecorded.
       await Promise.all([...this.#managed.values()].map((managed) => managed.stop('the supervisor failed to start').catch(() => undefined)));
@@ -150,6 +153,7 @@ export class Dae extends Daemon {
   shutdown(options: { keepDaemons: boolean }): Promise<void> {
     this.#shuttingDown ??= (async () => {
       if (this.#sampler) clearInterval(this.#sampler);
+      await this.#lan?.stop();
       const all = [...this.#managed.values()];
       if (options.keepDaemons) for (const managed of all) managed.detach();
       else await Promise.all(all.map((managed) => managed.stop('the supervisor stopped')));
@@ -183,10 +187,22 @@ export class Dae extends Daemon {
   /** Installs and starts a daemon; resolves with its entry once it is online or has failed to start. */
   async install(name: string, script: string, options: InstallOptions = {}): Promise<ListEntry> {
     checkName(name);
-    return this.#serial(name, () => this.#install(name, script, options));
+    return this.#serial(name, () => this.#install(name, script, options, null));
   }
 
-  async #install(name: string, script: string, options: InstallOptions): Promise<ListEntry> {
+  /** Installs a daemon the LAN manager placed here: it binds `host` and is never restarted locally (the LAN is). */
+  installPlaced(name: string, script: string, options: InstallOptions, placement: { host: string; lan: LanPlacement }): Promise<ListEntry> {
+    checkName(name);
+    return this.#serial(name, () => this.#install(name, script, { ...options, restart: 'never' }, placement));
+  }
+
+  /** True when `port` is leased to no daemon here and can be bound on `host` now. */
+  async portAvailable(port: number, host: string = this.config.host): Promise<boolean> {
+    for (const managed of this.#managed.values()) if (Object.values(managed.spec.leases).includes(port)) return false;
+    return canBind(host, port);
+  }
+
+  async #install(name: string, script: string, options: InstallOptions, placement: { host: string; lan: LanPlacement } | null): Promise<ListEntry> {
     if (this.#managed.has(name)) throw new DaeError('ERR_ALREADY_INSTALLED', `${name} is already installed (uninstall it first)`);
     const checked = checkInstallOptions(options);
     if (typeof script !== 'string' || script === '') throw new DaeError('ERR_BAD_ARGS', `script must be a path, got ${JSON.stringify(script)}`);
@@ -208,17 +224,34 @@ export class Dae extends Daemon {
       maxMemory: checked.maxMemory ?? 0,
       leases: {},
       stopped: false,
+      ...placement,
     };
     const managed = this.#add(spec);
     try {
-      await this.#lease(spec);
+      await this.#lease(spec, checked.ports ?? {});
     } catch (error) {
       this.#managed.delete(name);
       throw error;
     }
     await this.#persist();
-    this.#log(`installed ${name}: ${path} ports ${JSON.stringify(spec.leases)}`);
+    this.#log(`installed ${name}: ${path} ports ${JSON.stringify(spec.leases)}${placement ? ` for need ${placement.lan.need} (epoch ${placement.lan.epoch})` : ''}`);
     return this.#startAndSettle(managed);
+  }
+
+  /** The LAN link of a machine manager (null when standalone). */
+  get lan(): LanLink | null {
+    return this.#lan;
+  }
+
+  // A machine manager: follow the LAN manager's needs (the config names it).
+  #joinLan(): void {
+    const { lanmanageraddress, lantoken, advertisedaddress, allowedscripts } = this.config;
+    if (lanmanageraddress === null || lantoken === null) return;
+    const addresses = Array.isArray(lanmanageraddress) ? lanmanageraddress : [lanmanageraddress];
+    const machine = { id: loadMachineId(this.paths), address: advertisedaddress, allowedscripts };
+    this.#log(`machine manager ${machine.id} (${advertisedaddress}) of the LAN at ${addresses.join(', ')}`);
+    this.#lan = new LanLink(this, { addresses, token: lantoken, machine, log: (line) => this.#log(line) });
+    this.#lan.start();
   }
 
   /** Stops a daemon, forgets it and releases its ports. */
@@ -359,15 +392,24 @@ export class Dae extends Daemon {
     return managed;
   }
 
-  // Leases are taken one install at a time, so two installs never get the same port.
-  #lease(spec: DaemonSpec): Promise<void> {
+  // Leases are taken one install at a time, so two installs never get the same port. `exact` ports must be free.
+  #lease(spec: DaemonSpec, exact: Partial<Record<Protocol, number>>): Promise<void> {
+    const host = spec.host ?? this.config.host;
     const next = this.#leasing.then(async () => {
+      // A port leased to anyone, for any protocol, is taken.
+      const taken = new Set<number>();
+      for (const other of this.#managed.values()) if (other !== this.#managed.get(spec.name)) for (const port of Object.values(other.spec.leases)) taken.add(port);
+      for (const protocol of PROTOCOLS) {
+        const wanted = exact[protocol];
+        if (wanted === undefined) continue;
+        if (taken.has(wanted) || !(await canBind(host, wanted))) throw new DaeError('ERR_NO_PORT', `${protocol} port ${wanted} on ${host} is taken`);
+        spec.leases[protocol] = wanted;
+        taken.add(wanted);
+      }
       for (const protocol of PROTOCOLS) {
         if (spec.leases[protocol] !== undefined) continue;
-        // A port leased to anyone, for any protocol, is taken.
-        const taken = new Set<number>();
-        for (const other of this.#managed.values()) for (const port of Object.values(other.spec.leases)) taken.add(port);
-        spec.leases[protocol] = await choosePort(this.config.portrangestart[protocol], taken, (port) => canBind(this.config.host, port));
+        spec.leases[protocol] = await choosePort(this.config.portrangestart[protocol], taken, (port) => canBind(host, port));
+        taken.add(spec.leases[protocol]);
       }
     });
     this.#leasing = next.catch(() => undefined);

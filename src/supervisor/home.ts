@@ -19,6 +19,8 @@ export interface HomePaths {
   socket: string;
   /** The port the supervisor really listens on (for the CLI when `port` is 0). */
   portFile: string;
+  /** This machine's id among the LAN's machine managers. */
+  machineId: string;
 }
 
 /** The home: `DAE_HOME`, else `~/.dae`. */
@@ -34,6 +36,7 @@ export function homePaths(root = process.env.DAE_HOME || join(homedir(), '.dae')
     run: join(abs, 'run'),
     socket: join(abs, 'run', 'dae.sock'),
     portFile: join(abs, 'run', 'dae.port'),
+    machineId: join(abs, 'machine-id'),
   };
 }
 
@@ -45,18 +48,28 @@ export function prepareHome(paths: HomePaths): void {
   }
 }
 
-/** Reads the token, creating a fresh one (0600) on first start. */
-export function loadToken(paths: HomePaths): string {
+// Reads a private file, creating it (0600) with `make()` when missing or shorter than `minLength`.
+function loadOrCreate(path: string, minLength: number, make: () => string): string {
   try {
-    const token = readFileSync(paths.token, 'utf8').trim();
-    if (token.length >= 32) return token;
+    const value = readFileSync(path, 'utf8').trim();
+    if (value.length >= minLength) return value;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
-  const token = randomBytes(32).toString('hex');
-  writeFileSync(paths.token, `${token}\n`, { mode: 0o600 });
-  chmodSync(paths.token, 0o600);
-  return token;
+  const value = make();
+  writeFileSync(path, `${value}\n`, { mode: 0o600 });
+  chmodSync(path, 0o600);
+  return value;
+}
+
+/** Reads the token, creating a fresh one (0600) on first start. */
+export function loadToken(paths: HomePaths): string {
+  return loadOrCreate(paths.token, 32, () => randomBytes(32).toString('hex'));
+}
+
+/** This machine's id for the LAN, made once and kept in the home. */
+export function loadMachineId(paths: HomePaths): string {
+  return loadOrCreate(paths.machineId, 8, () => `m-${randomBytes(6).toString('hex')}`);
 }
 
 function readPid(path: string): number | null {

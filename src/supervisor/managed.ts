@@ -50,6 +50,8 @@ export interface ListEntry {
   portHeldBy?: { port: number; pid: number | null };
   script: string;
   adopted: boolean;
+  /** Placed by the LAN manager: the need it satisfies. */
+  lan?: { need: string; epoch: number };
 }
 
 function same(a: string, b: string): boolean {
@@ -125,6 +127,7 @@ export class Managed {
       DAE_SECRET: secret,
       DAE_NAME: this.spec.name,
       DAE_RUNTIME_DIR: this.#ctx.runtimeDir,
+      DAE_HOST: this.spec.host ?? this.#ctx.config.host,
     });
     for (const protocol of ['tcp', 'http', 'ws'] as const) {
       const port = this.spec.leases[protocol];
@@ -277,6 +280,7 @@ export class Managed {
       adopted: online && this.#child === null,
     };
     if (this.#portHeldBy) entry.portHeldBy = this.#portHeldBy;
+    if (this.spec.lan) entry.lan = { ...this.spec.lan };
     return entry;
   }
 

@@ -23,6 +23,15 @@ export interface DaemonSpec {
   leases: Partial<Record<Protocol, number>>;
   /** The user stopped it: it stays stopped across supervisor restarts. */
   stopped: boolean;
+  /** The address the daemon binds (`DAE_HOST`); absent = the supervisor's `host`. */
+  host?: string;
+  /** Placed by the LAN manager: which need it satisfies, under which claim. */
+  lan?: LanPlacement;
+}
+
+export interface LanPlacement {
+  need: string;
+  epoch: number;
 }
 
 /** The run a supervisor left behind, kept so the next one can take it back (the secret proves it). */
@@ -48,6 +57,8 @@ export interface InstallOptions {
   stopSignal?: string;
   stopTimeout?: number;
   maxMemory?: number;
+  /** Ports to lease exactly, per protocol; install fails with ERR_NO_PORT when one is taken. */
+  ports?: Partial<Record<Protocol, number>>;
 }
 
 export const NAME = /^[A-Za-z0-9._-]{1,64}$/;
@@ -116,12 +127,23 @@ export function checkInstallOptions(input: unknown): InstallOptions {
       case 'maxMemory':
         out[key] = whole(key, value, 0);
         break;
+      case 'ports': {
+        if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new DaeError('ERR_BAD_ARGS', `option ports must be an object like {"tcp": 15000}, got ${JSON.stringify(value)}`);
+        const ports: Partial<Record<Protocol, number>> = {};
+        for (const [protocol, port] of Object.entries(value)) {
+          if (protocol !== 'tcp' && protocol !== 'http' && protocol !== 'ws') throw new DaeError('ERR_BAD_ARGS', `option ports: ${JSON.stringify(protocol)} is not tcp, http or ws`);
+          if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) throw new DaeError('ERR_BAD_ARGS', `option ports.${protocol} must be a port from 1 to 65535, got ${JSON.stringify(port)}`);
+          ports[protocol] = port;
+        }
+        out.ports = ports;
+        break;
+      }
       case 'stopSignal':
         if (typeof value !== 'string' || !(value in constants.signals)) throw new DaeError('ERR_BAD_ARGS', `option stopSignal must be a signal name like SIGTERM, got ${JSON.stringify(value)}`);
         out.stopSignal = value;
         break;
       default:
-        throw new DaeError('ERR_BAD_ARGS', `unknown install option ${JSON.stringify(key)} (known: args, env, cwd, restart, maxRestarts, minUptime, stopSignal, stopTimeout, maxMemory)`);
+        throw new DaeError('ERR_BAD_ARGS', `unknown install option ${JSON.stringify(key)} (known: args, env, cwd, restart, maxRestarts, minUptime, stopSignal, stopTimeout, maxMemory, ports)`);
     }
   }
   return out;

@@ -4,25 +4,18 @@ import { after, afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Client, type ListEntry } from '../../src/index.js';
 import { DEFAULT_CONFIG } from '../../src/supervisor/config.js';
 import type { DaemonInfo } from '../../src/supervisor/dae.js';
+import { BIN, alive, baseEnv, cmdline, dae, environ, fails, ok, processesWhere, sigkill, type Run } from '../helpers/cli.js';
 import { fixture, removeHomes, tempHome } from '../helpers/supervisor.js';
 import { rawPeer, type RawPeer } from '../helpers/wire.js';
 
-const BIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const ECHO = fixture('echo');
 const POLL_LIMIT_MS = 10_000;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 /** One test's world: a home, a working directory with its daeconfig.json, a port range and what it must close. */
 interface World {
@@ -54,34 +47,6 @@ function world(options: { config?: boolean; base?: number } = {}): World {
   return w;
 }
 
-// The CLI sees nothing of a supervisor this test runner might itself run under.
-const baseEnv: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => key !== 'DAE' && !key.startsWith('DAE_')));
-
-function dae(w: World, ...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { ...baseEnv, DAE_HOME: w.home }, cwd: w.cwd, timeout: 20_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
-
-/** Runs the CLI and expects exit 0 with nothing on stderr; returns stdout. */
-async function ok(w: World, ...args: string[]): Promise<string> {
-  const run = await dae(w, ...args);
-  assert.equal(run.code, 0, `dae ${args.join(' ')} exited ${run.code}: ${run.stderr}${run.stdout}`);
-  assert.equal(run.stderr, '', `dae ${args.join(' ')} wrote to stderr`);
-  return run.stdout;
-}
-
-/** Runs the CLI and expects `code` with exactly one line on stderr matching `line`. */
-async function fails(w: World, code: number, line: RegExp, ...args: string[]): Promise<Run> {
-  const run = await dae(w, ...args);
-  assert.equal(run.code, code, `dae ${args.join(' ')}: expected exit ${code}, got ${run.code}: ${run.stderr}${run.stdout}`);
-  if (code === 1) assert.equal(run.stderr.split('\n').length, 2, `dae ${args.join(' ')}: one line on stderr, got ${JSON.stringify(run.stderr)}`);
-  assert.match(run.stderr, line);
-  return run;
-}
-
 async function list(w: World): Promise<ListEntry[]> {
   return JSON.parse(await ok(w, 'list', '--json')) as ListEntry[];
 }
@@ -107,49 +72,6 @@ async function until(w: World, what: string, condition: (entries: ListEntry[] | 
   }
 }
 
-// --- processes, read from /proc (zombies count as dead: nobody may reap orphans in a container) ---
-
-function procStat(pid: number): { state: string; pgrp: number } | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { state: fields[0]!, pgrp: Number(fields[2]) };
-  } catch {
-    return null;
-  }
-}
-
-function alive(pid: number): boolean {
-  const stat = procStat(pid);
-  return stat !== null && stat.state !== 'Z' && stat.state !== 'X';
-}
-
-function environ(pid: number): string[] {
-  try {
-    return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0');
-  } catch {
-    return [];
-  }
-}
-
-function cmdline(pid: number): string[] {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0');
-  } catch {
-    return [];
-  }
-}
-
-function processesWhere(test: (env: string[], pid: number) => boolean): number[] {
-  const pids: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const pid = Number(name);
-    if (pid !== process.pid && alive(pid) && test(environ(pid), pid)) pids.push(pid);
-  }
-  return pids;
-}
-
 const runtimeVar = (w: World): string => `DAE_RUNTIME_DIR=${join(w.home, 'run')}`;
 
 /** Live daemons named `name` that a supervisor of this home spawned. */
@@ -173,15 +95,6 @@ function lockPid(w: World): number | null {
     return Number.isInteger(pid) && pid > 0 ? pid : null;
   } catch {
     return null;
-  }
-}
-
-function sigkill(pid: number): void {
-  try {
-    // A daemon leads its own group: the group goes with it. Anything else goes alone.
-    process.kill(procStat(pid)?.pgrp === pid ? -pid : pid, 'SIGKILL');
-  } catch {
-    // gone already
   }
 }
 
@@ -360,7 +273,7 @@ describe('daemons through the CLI', () => {
     const table = await ok(w, 'list');
     noSecrets(table, 'list');
     const [header, row, ...rest] = table.trimEnd().split('\n');
-    assert.match(header!, /^name\s+status\s+pid\s+tcp\s+http\s+ws\s+restarts\s+uptime\s+cpu\s+memory\s+reason$/);
+    assert.match(header!, /^name\s+status\s+pid\s+tcp\s+http\s+ws\s+restarts\s+uptime\s+cpu\s+memory\s+need\s+reason$/);
     assert.match(row!, new RegExp(`^web\\s+online\\s+${pid}\\s+${w.base}\\s+${w.base + 1000}\\s+${w.base + 2000}\\s+0\\s`));
     assert.deepEqual(rest, []);
     assert.match(await ok(w, 'ls'), new RegExp(`^name\\s+status.*\nweb\\s+online\\s+${pid}\\s`), 'ls is list');

@@ -6,7 +6,7 @@ import type { DaeError } from '../../src/errors.js';
 
 test('an empty object is every default; given keys replace them, groups merge key by key', () => {
   assert.deepEqual(checkConfig({}), DEFAULT_CONFIG);
-  const config = checkConfig({ port: 0, portrangestart: { http: 18000 }, restart: { mode: 'never' }, lanmanageraddress: ['10.0.0.1:23552', 'lan:23552'] });
+  const config = checkConfig({ port: 0, portrangestart: { http: 18000 }, restart: { mode: 'never' }, lanmanageraddress: ['10.0.0.1:23552', 'lan:23552'], lantoken: 'a-cluster-token-of-32-characters' });
   assert.equal(config.port, 0);
   assert.deepEqual(config.portrangestart, { tcp: 15000, http: 18000, ws: 17000 });
   assert.equal(config.restart.mode, 'never');
@@ -21,6 +21,9 @@ test('refusals name the key, the expectation and what was found', () => {
     [{ port: '23550' }, /key "port" expected a whole number from 0 to 65535, found "23550"/],
     [{ port: 70000 }, /key "port" expected a whole number from 0 to 65535, found 70000/],
     [{ host: '' }, /key "host" expected a non-empty string, found ""/],
+    [{ lanmanageraddress: 'lan:23552' }, /key "lantoken" expected the LAN's cluster token \(lanmanageraddress is set\), found null/],
+    [{ lantoken: 'short' }, /key "lantoken" expected null or a token of at least 16 characters, found "short"/],
+    [{ allowedscripts: ['relative/dir'] }, /key "allowedscripts" expected a list of absolute directory paths/],
     [{ portrangestart: 15000 }, /key "portrangestart" expected an object with tcp, http, ws, found 15000/],
     [{ portrangestart: { udp: 1 } }, /unknown key "portrangestart.udp"/],
     [{ portrangestart: { tcp: 0 } }, /key "portrangestart.tcp" expected a whole number from 1 to 65535, found 0/],

@@ -1,0 +1,131 @@
+// `dae lan start|stop|token`: the LAN manager of this home, in the foreground or detached, its stop and its token.
+import { appendFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
+import { DaeError } from '../errors.js';
+import { EmbeddedRegistry } from '../lan/embedded.js';
+import { LanManager } from '../lan/manager.js';
+import type { Registry } from '../lan/registry.js';
+import { acquireLock, loadToken, prepareHome, releaseLock, type HomePaths } from '../supervisor/home.js';
+import { isAlive } from '../supervisor/process.js';
+import { startDetached } from './detached.js';
+import { lanPaths, lanRuns, type LanRunning } from './lan-reach.js';
+
+const STOP_WAIT_MS = 15_000;
+
+export interface LanStartOptions {
+  /** etcd client URLs, comma-separated; none = the embedded registry, needs kept in the LAN home. */
+  etcd?: string;
+  host: string;
+  port: number;
+  ws: number;
+}
+
+// etcd3 (and gRPC) load only when etcd is asked for.
+async function openRegistry(etcd: string | undefined, file: string): Promise<Registry> {
+  if (etcd === undefined) return new EmbeddedRegistry(file);
+  const endpoints = etcd.split(',').map((e) => e.trim()).filter(Boolean).map((e) => (e.includes('://') ? e : `http://${e}`));
+  const { EtcdRegistry } = await import('../lan/etcd.js');
+  const registry = await EtcdRegistry.open({ endpoints });
+  try {
+    // Opening connects lazily: a first read proves etcd answers before anyone is told the LAN manager runs.
+    await registry.listNeeds();
+  } catch (error) {
+    await registry.close().catch(() => undefined);
+    throw new DaeError('ERR_START_FAILED', `etcd at ${endpoints.join(', ')} does not answer: ${(error as Error).message}`, { cause: error });
+  }
+  return registry;
+}
+
+function logger(paths: HomePaths, echo: boolean): (line: string) => void {
+  return (message) => {
+    const line = `${new Date().toISOString()} ${message}\n`;
+    try {
+      appendFileSync(paths.log, line, { mode: 0o600 });
+    } catch {
+      // the home went away: keep running
+    }
+    if (echo) process.stdout.write(line);
+  };
+}
+
+/** Runs the LAN manager in this process until SIGTERM or SIGINT. */
+export async function runLanForeground(options: LanStartOptions): Promise<void> {
+  const paths = lanPaths();
+  const send = process.send?.bind(process);
+  const log = logger(paths, send === undefined);
+  let registry: Registry | undefined;
+  let manager: LanManager | undefined;
+  let locked = false;
+  const close = async (): Promise<void> => {
+    await manager?.stop();
+    await registry?.close();
+    if (!locked) return;
+    try {
+      unlinkSync(paths.portFile);
+    } catch {
+      // never written
+    }
+    releaseLock(paths);
+  };
+  try {
+    prepareHome(paths);
+    const lock = await acquireLock(paths);
+    if (!lock.ok) throw new DaeError('ERR_ALREADY_RUNNING', `a LAN manager is already running (pid ${lock.pid}, home ${paths.root})`);
+    locked = true;
+    const token = loadToken(paths);
+    registry = await openRegistry(options.etcd, paths.state);
+    manager = new LanManager({ registry, token, host: options.host, port: options.port, ws: options.ws, control: paths.socket, log });
+    await manager.start();
+  } catch (error) {
+    await close().catch(() => undefined);
+    if (send) send({ error: (error as Error).message });
+    throw error;
+  }
+  const { tcp, ws } = manager.identity().ports as { tcp: number; ws: number };
+  writeFileSync(paths.portFile, `${JSON.stringify({ tcp, ws })}\n`, { mode: 0o600 });
+  log(`token file ${paths.token}; needs in ${options.etcd === undefined ? paths.state : `etcd ${options.etcd}`}`);
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    log('LAN manager stopping');
+    void close().then(() => process.exit(0), (error: unknown) => {
+      log(`stopping failed: ${(error as Error).message}`);
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  if (send) {
+    send({ pid: process.pid, port: tcp, ws } satisfies LanRunning);
+    process.disconnect?.();
+  }
+}
+
+/** Starts the LAN manager detached; resolves once it answers. */
+export function startLanBackground(options: LanStartOptions): Promise<LanRunning & { already: boolean }> {
+  const paths = lanPaths();
+  const args = ['lan', 'start', '--foreground', '--host', options.host, '--port', String(options.port), '--ws', String(options.ws)];
+  if (options.etcd !== undefined) args.push('--etcd', options.etcd);
+  return startDetached({ paths, what: 'the LAN manager', running: () => lanRuns(paths), args: () => args });
+}
+
+/** SIGTERMs this home's LAN manager and waits until it is gone; null when none runs. */
+export async function stopLan(): Promise<LanRunning | null> {
+  const running = await lanRuns();
+  if (running === null) return null;
+  process.kill(running.pid, 'SIGTERM');
+  const deadline = Date.now() + STOP_WAIT_MS;
+  while (isAlive(running.pid)) {
+    if (Date.now() > deadline) throw new DaeError('ERR_TIMEOUT', `the LAN manager (pid ${running.pid}) did not stop within ${STOP_WAIT_MS} ms (see ${lanPaths().log})`);
+    await delay(25);
+  }
+  return running;
+}
+
+/** The cluster token, made (0600) on first use. */
+export function lanToken(): string {
+  const paths = lanPaths();
+  prepareHome(paths);
+  return loadToken(paths);
+}

@@ -1,0 +1,417 @@
+// `LanManager`: the registry of needs and services for a LAN. Machine managers register, follow the needs, claim
+// them, and report what they run; the LAN manager checks every report itself before a need counts as satisfied.
+import { Daemon } from '../daemon/daemon.js';
+import type { Guest } from '../daemon/session.js';
+import { DaeError } from '../errors.js';
+import { createDebug } from '../debug.js';
+import { DEFAULT_POLICY, type ExitFacts, type RestartPolicy } from '../supervisor/policy.js';
+import { checkName } from '../supervisor/spec.js';
+import { canServe } from './placement.js';
+import { checkReachable } from './reach.js';
+import { checkNeed, type Need, type Service } from './records.js';
+import type { MachineLease, MachineRecord, Registry } from './registry.js';
+import { claimNeed, failNeed, holdsClaim, isClaimable, satisfyNeed, sweepNeed } from './transitions.js';
+
+const debug = createDebug('lan');
+
+export const LAN_DEFAULTS = Object.freeze({
+  host: '127.0.0.1',
+  /** Common TCP door. */
+  port: 23551,
+  /** The WebSocket door machine managers use: the port the original dae documents. */
+  ws: 23552,
+  /** ms a machine's registration lives without a heartbeat. */
+  machineTtl: 2000,
+  /** ms after a machine's connection closes before its registration is revoked (time to reconnect). */
+  lostGrace: 500,
+  /** ms the reachability check waits for `whois`. */
+  reachTimeout: 2000,
+});
+
+export interface LanManagerOptions {
+  registry: Registry;
+  /** The cluster token: machine managers and anyone changing needs present it. */
+  token: string;
+  host?: string;
+  port?: number;
+  ws?: number;
+  machineTtl?: number;
+  lostGrace?: number;
+  reachTimeout?: number;
+  /** How long after start nobody is declared lost (machines re-register); default 2 × machineTtl + 1 s. */
+  startupGrace?: number;
+  /** The restart policy applied per need. */
+  policy?: Partial<RestartPolicy>;
+  /** Where log lines go (default: nowhere). */
+  log?: (line: string) => void;
+  /** A unix socket (0600) whose connections start authenticated: the local CLI's door. */
+  control?: string;
+}
+
+/** What a machine runs for the LAN, as it tells on `register`. */
+export interface RunningCopy {
+  instancename: string;
+  epoch: number;
+  pid: number | null;
+  ports: Service['ports'];
+  since?: string;
+}
+
+/** What a machine reports when a run it placed has ended (or never came up). */
+export interface ExitReport {
+  instancename: string;
+  epoch: number;
+  exitCode: number | null;
+  signal: string | null;
+  /** ms the run lasted (0 when it never came online). */
+  uptime: number;
+  reason?: string;
+}
+
+interface MachineSession {
+  record: MachineRecord;
+  lease: MachineLease;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function bad(message: string): DaeError {
+  return new DaeError('ERR_BAD_ARGS', message);
+}
+
+function checkMachine(input: unknown): MachineRecord & { running: RunningCopy[] } {
+  if (!isObject(input)) throw bad('register takes {id, address, allowedscripts, running}');
+  const { id, address, allowedscripts, running = [] } = input;
+  if (typeof id !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(id)) throw bad(`machine id must be 1-64 of A-Z a-z 0-9 . _ -, got ${JSON.stringify(id)}`);
+  if (typeof address !== 'string' || address === '' || address.length > 253 || /\s/.test(address)) throw bad(`address must be a host name or IP, got ${JSON.stringify(address)}`);
+  if (!Array.isArray(allowedscripts) || !allowedscripts.every((dir) => typeof dir === 'string' && dir.startsWith('/'))) {
+    throw bad(`allowedscripts must be a list of absolute directories, got ${JSON.stringify(allowedscripts)}`);
+  }
+  if (!Array.isArray(running)) throw bad('running must be a list');
+  return { id, address, allowedscripts: allowedscripts as string[], running: running.map(checkCopy) };
+}
+
+function checkCopy(input: unknown): RunningCopy {
+  if (!isObject(input)) throw bad('a running copy is {instancename, epoch, pid, ports}');
+  const { instancename, epoch, pid, ports } = input;
+  checkName(instancename);
+  if (typeof epoch !== 'number' || !Number.isInteger(epoch) || epoch < 1) throw bad(`epoch must be a whole number >= 1, got ${JSON.stringify(epoch)}`);
+  if (pid !== null && (typeof pid !== 'number' || !Number.isInteger(pid) || pid < 1)) throw bad(`pid must be a process id, got ${JSON.stringify(pid)}`);
+  if (!isObject(ports) || !Object.values(ports).every((port) => typeof port === 'number' && Number.isInteger(port) && port > 0 && port < 65536)) {
+    throw bad(`ports must map protocol to port, got ${JSON.stringify(ports)}`);
+  }
+  return { instancename: instancename as string, epoch, pid: pid as number | null, ports: ports as Service['ports'], since: typeof input.since === 'string' ? input.since : undefined };
+}
+
+function checkExit(input: unknown): ExitReport {
+  if (!isObject(input)) throw bad('exited takes {instancename, epoch, exitCode, signal, uptime, reason}');
+  const { instancename, epoch, exitCode = null, signal = null, uptime = 0, reason } = input;
+  checkName(instancename);
+  if (typeof epoch !== 'number' || !Number.isInteger(epoch)) throw bad(`epoch must be a whole number, got ${JSON.stringify(epoch)}`);
+  if (exitCode !== null && typeof exitCode !== 'number') throw bad('exitCode must be a number or null');
+  if (signal !== null && typeof signal !== 'string') throw bad('signal must be a string or null');
+  if (typeof uptime !== 'number' || uptime < 0) throw bad('uptime must be ms >= 0');
+  if (reason !== undefined && typeof reason !== 'string') throw bad('reason must be a string');
+  return { instancename: instancename as string, epoch, exitCode: exitCode as number | null, signal: signal as string | null, uptime, reason: reason as string | undefined };
+}
+
+/** The LAN manager daemon. `new LanManager({registry, token}).start()`. */
+export class LanManager extends Daemon {
+  override name = 'LanManager';
+  readonly registry: Registry;
+  readonly #options: { machineTtl: number; lostGrace: number; reachTimeout: number; startupGrace: number; policy: RestartPolicy };
+  readonly #sessions = new Map<Guest, MachineSession>();
+  /** Which connection speaks for a machine id on this LAN manager now. */
+  readonly #byMachine = new Map<string, Guest>();
+  readonly #log: (line: string) => void;
+  #unwatch: (() => void) | null = null;
+  #startedAt = 0;
+  #sweeping: Promise<void> | null = null;
+  #sweepAgain = false;
+  #wake: NodeJS.Timeout | null = null;
+  #stopping = false;
+  #lastPushed = '';
+  readonly #control: string | undefined;
+
+  constructor(options: LanManagerOptions) {
+    super({
+      name: 'LanManager', host: options.host ?? LAN_DEFAULTS.host, port: options.port ?? LAN_DEFAULTS.port,
+      ws: options.ws ?? LAN_DEFAULTS.ws, token: options.token, socket: false, env: {},
+    });
+    this.registry = options.registry;
+    const machineTtl = options.machineTtl ?? LAN_DEFAULTS.machineTtl;
+    this.#options = {
+      machineTtl,
+      lostGrace: options.lostGrace ?? LAN_DEFAULTS.lostGrace,
+      reachTimeout: options.reachTimeout ?? LAN_DEFAULTS.reachTimeout,
+      startupGrace: options.startupGrace ?? 2 * machineTtl + 1000,
+      policy: { ...DEFAULT_POLICY, ...options.policy, mode: 'always' },
+    };
+    this.#log = options.log ?? (() => undefined);
+    this.#control = options.control;
+  }
+
+  commands = {
+    'need.add': { protected: true, run: (need: unknown) => this.addNeed(need) },
+    'need.rm': { protected: true, run: (name: string) => this.removeNeed(name) },
+    needs: { protected: true, run: () => this.needs() },
+    services: () => this.registry.listServices(),
+    machines: { protected: true, run: () => this.registry.listMachines() },
+    register: { protected: true, guest: true, run: (guest: Guest, machine: unknown) => this.#register(guest, machine) },
+    heartbeat: { protected: true, guest: true, run: (guest: Guest) => this.#heartbeat(guest) },
+    claim: { protected: true, guest: true, run: (guest: Guest, name: string) => this.#claim(guest, name) },
+    report: { protected: true, guest: true, run: (guest: Guest, copy: unknown) => this.#report(guest, copy) },
+    exited: { protected: true, guest: true, run: (guest: Guest, exit: unknown) => this.#exited(guest, exit) },
+    decline: { protected: true, guest: true, run: (guest: Guest, name: string, reason: string) => this.#decline(guest, name, reason) },
+  };
+
+  override async start(): Promise<void> {
+    this.#startedAt = Date.now();
+    this.#unwatch = this.registry.watch(() => this.#sweep());
+    await super.start();
+    this.#log(`LAN manager pid ${process.pid} on ${this.identity().ports.tcp} (tcp) and ${this.identity().ports.ws} (ws)`);
+    this.#sweep();
+  }
+
+  override async stop(): Promise<void> {
+    this.#stopping = true;
+    this.#unwatch?.();
+    if (this.#wake) clearTimeout(this.#wake);
+    await this.#sweeping;
+    await super.stop();
+  }
+
+  protected override async openDoors(): Promise<void> {
+    if (this.#control !== undefined) await this.listenUnix(this.#control, true);
+  }
+
+  protected override doors(): Record<string, number | string> {
+    return this.#control === undefined ? super.doors() : { ...super.doors(), unix: this.#control };
+  }
+
+  async addNeed(input: unknown): Promise<Need> {
+    const need = checkNeed(input);
+    if (!(await this.registry.createNeed(need))) throw new DaeError('ERR_NEED_EXISTS', `a need named ${need.instancename} exists (need rm it first)`);
+    this.#log(`need ${need.instancename} added: ${need.script}`);
+    return need;
+  }
+
+  async removeNeed(name: string): Promise<{ instancename: string; removed: true }> {
+    checkName(name);
+    if (!(await this.registry.deleteNeed(name))) throw new DaeError('ERR_NO_SUCH_NEED', `no need named ${name}`);
+    this.#log(`need ${name} removed`);
+    return { instancename: name, removed: true };
+  }
+
+  async needs(): Promise<Need[]> {
+    return (await this.registry.listNeeds()).map((entry) => entry.value).sort((a, b) => a.instancename.localeCompare(b.instancename));
+  }
+
+  #session(guest: Guest): MachineSession {
+    const session = this.#sessions.get(guest);
+    if (session === undefined) throw new DaeError('ERR_NOT_REGISTERED', 'register this machine first');
+    return session;
+  }
+
+  // A machine (re)joins: it is told which of the copies it still runs hold their claim; it stops the rest.
+  async #register(guest: Guest, input: unknown): Promise<{ ttl: number; keep: string[]; stop: string[] }> {
+    const { running, ...record } = checkMachine(input);
+    if (this.#sessions.has(guest)) throw new DaeError('ERR_CONFLICT', 'this connection has registered already');
+    const lease = await this.registry.registerMachine(record, this.#options.machineTtl);
+    const session: MachineSession = { record, lease };
+    this.#sessions.set(guest, session);
+    this.#byMachine.set(record.id, guest);
+    guest.once('close', () => this.#closed(guest, session));
+    void lease.lost.then(() => {
+      // Lapsed while connected (missed heartbeats): the machine must register again and learn what it lost.
+      if (this.#sessions.get(guest) === session) guest.close();
+    });
+    const keep: string[] = [];
+    const stop: string[] = [];
+    for (const copy of running) {
+      const entry = await this.registry.getNeed(copy.instancename);
+      if (entry === null || !holdsClaim(entry.value, record.id, copy.epoch)) {
+        stop.push(copy.instancename);
+        continue;
+      }
+      keep.push(copy.instancename);
+      if (entry.value.status === 'satisfied' && copy.pid !== null && copy.ports.tcp !== undefined) {
+        await this.registry.putService(lease, this.#service(record, copy));
+      }
+    }
+    this.#log(`machine ${record.id} registered from ${record.address}: keeps ${keep.length}, stops ${stop.length}`);
+    setImmediate(() => this.#pushTo(guest));
+    return { ttl: this.#options.machineTtl, keep, stop };
+  }
+
+  #service(record: MachineRecord, copy: RunningCopy): Service {
+    return {
+      instancename: copy.instancename, machine: { id: record.id, address: record.address }, pid: copy.pid!,
+      ports: copy.ports, since: copy.since ?? new Date().toISOString(), epoch: copy.epoch,
+    };
+  }
+
+  // A connection is gone: unless the machine is back within the grace, its registration (and services) go.
+  #closed(guest: Guest, session: MachineSession): void {
+    this.#sessions.delete(guest);
+    if (this.#byMachine.get(session.record.id) !== guest) return;
+    this.#byMachine.delete(session.record.id);
+    if (this.#stopping) return;
+    setTimeout(() => {
+      if (this.#byMachine.has(session.record.id)) return;
+      this.#log(`machine ${session.record.id}: connection lost and not back within ${this.#options.lostGrace} ms`);
+      session.lease.revoke().catch((error: unknown) => this.#log(`revoking machine ${session.record.id}: ${(error as Error).message}`));
+    }, this.#options.lostGrace).unref();
+  }
+
+  // Only a lapsed registration fails a heartbeat; a store that cannot be reached for a moment does not.
+  async #heartbeat(guest: Guest): Promise<boolean> {
+    try {
+      await this.#session(guest).lease.keepAlive();
+      return true;
+    } catch (error) {
+      if ((error as DaeError).code === 'ERR_NOT_RUNNING' || (error as DaeError).code === 'ERR_NOT_REGISTERED') throw error;
+      this.#log(`heartbeat of ${this.#sessions.get(guest)?.record.id}: ${(error as Error).message}`);
+      return false;
+    }
+  }
+
+  // Compare-and-set with retries: `change` sees the current need and returns the next one, or null for no change.
+  async #mutate(name: string, change: (need: Need) => Need | null): Promise<Need | null> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const entry = await this.registry.getNeed(name);
+      if (entry === null) throw new DaeError('ERR_NO_SUCH_NEED', `no need named ${name}`);
+      const next = change(entry.value);
+      if (next === null) return null;
+      if (await this.registry.updateNeed(name, entry.version, next)) return next;
+    }
+    throw new DaeError('ERR_CONFLICT', `need ${name} kept changing under 20 attempts`);
+  }
+
+  async #claim(guest: Guest, name: string): Promise<{ instancename: string; epoch: number; need: Need }> {
+    const { record } = this.#session(guest);
+    const entry = await this.registry.getNeed(checkName(name));
+    if (entry === null) throw new DaeError('ERR_NO_SUCH_NEED', `no need named ${name}`);
+    const need = entry.value;
+    if (!isClaimable(need, Date.now())) throw new DaeError('ERR_CONFLICT', `need ${name} is ${need.status}${need.claim ? ` (machine ${need.claim.machine})` : ''}`);
+    const verdict = canServe(need, record);
+    if (!verdict.ok) {
+      await this.#decline(guest, name, verdict.reason);
+      throw new DaeError('ERR_PLACEMENT', verdict.reason);
+    }
+    const next = claimNeed(need, record.id, Date.now());
+    if (!(await this.registry.updateNeed(name, entry.version, next))) throw new DaeError('ERR_CONFLICT', `need ${name} was claimed by another machine first`);
+    debug('%s claimed %s (epoch %d)', record.id, name, next.epoch);
+    return { instancename: name, epoch: next.epoch, need: next };
+  }
+
+  // The claimer says its copy is online: reachable at the advertised address with the right name and pid, or released.
+  async #report(guest: Guest, input: unknown): Promise<Service> {
+    const { record, lease } = this.#session(guest);
+    const copy = checkCopy(input);
+    const current = await this.registry.getNeed(copy.instancename);
+    if (current === null || !holdsClaim(current.value, record.id, copy.epoch)) {
+      throw new DaeError('ERR_CONFLICT', `the claim on ${copy.instancename} (epoch ${copy.epoch}) is no longer this machine's: stop that copy`);
+    }
+    const why = copy.pid === null || copy.ports.tcp === undefined
+      ? 'no pid or tcp port was reported'
+      : await checkReachable({ address: record.address, port: copy.ports.tcp, name: copy.instancename, pid: copy.pid }, this.#options.reachTimeout);
+    if (why !== null) {
+      const reason = `unreachable: ${why}`;
+      await this.#mutate(copy.instancename, (need) => holdsClaim(need, record.id, copy.epoch)
+        ? failNeed(need, this.#options.policy, { exitCode: null, signal: null, uptime: 0 }, reason, Date.now())
+        : null);
+      this.#log(`need ${copy.instancename} on ${record.id}: ${reason}`);
+      throw new DaeError('ERR_UNREACHABLE', reason);
+    }
+    const satisfied = await this.#mutate(copy.instancename, (need) => (holdsClaim(need, record.id, copy.epoch) && need.status === 'claimed' ? satisfyNeed(need) : null));
+    const still = await this.registry.getNeed(copy.instancename);
+    if (satisfied === null && (still === null || !holdsClaim(still.value, record.id, copy.epoch))) {
+      throw new DaeError('ERR_CONFLICT', `the claim on ${copy.instancename} ended while it was checked: stop that copy`);
+    }
+    const service = this.#service(record, copy);
+    await this.registry.putService(lease, service);
+    this.#log(`need ${copy.instancename} satisfied by ${record.id} pid ${copy.pid} at ${record.address}:${copy.ports.tcp}`);
+    return service;
+  }
+
+  // A copy ended: its service record goes and the need comes back under the restart policy.
+  async #exited(guest: Guest, input: unknown): Promise<Need | null> {
+    const { record } = this.#session(guest);
+    const exit = checkExit(input);
+    const facts: ExitFacts = { exitCode: exit.exitCode, signal: exit.signal, uptime: exit.uptime };
+    const what = exit.reason ?? (exit.signal !== null ? `killed by ${exit.signal}` : `exited with code ${exit.exitCode}`);
+    const next = await this.#mutate(exit.instancename, (need) => holdsClaim(need, record.id, exit.epoch)
+      ? failNeed(need, this.#options.policy, facts, `${what} on ${record.id}`, Date.now())
+      : null);
+    if (next === null) return null; // not this machine's claim (any more): nothing of anyone else's is touched
+    await this.registry.deleteService(exit.instancename, exit.epoch);
+    this.#log(`need ${exit.instancename}: ${next.status} (${next.reason})`);
+    return next;
+  }
+
+  // A machine cannot take a need: the reason is kept on the need for `dae needs` to show.
+  async #decline(guest: Guest, name: string, reason: string): Promise<true> {
+    const { record } = this.#session(guest);
+    if (typeof reason !== 'string' || reason.length > 1000) throw bad('reason must be a string of at most 1000 characters');
+    const text = `machine ${record.id}: ${reason}`;
+    await this.#mutate(checkName(name), (need) => (need.status === 'unsatisfied' && need.reason !== text ? { ...need, reason: text } : null));
+    return true;
+  }
+
+  // One sweep at a time: timers of every need, then the needs list to every machine when it changed.
+  #sweep(): void {
+    if (this.#stopping) return;
+    if (this.#sweeping) {
+      this.#sweepAgain = true;
+      return;
+    }
+    this.#sweeping = this.#sweepOnce()
+      .catch((error: unknown) => this.#log(`sweep failed: ${(error as Error).message}`))
+      .finally(() => {
+        this.#sweeping = null;
+        if (this.#sweepAgain) {
+          this.#sweepAgain = false;
+          this.#sweep();
+        }
+      });
+  }
+
+  async #sweepOnce(): Promise<void> {
+    const now = Date.now();
+    const machines = new Set((await this.registry.listMachines()).map((machine) => machine.id));
+    const sinceStart = now - this.#startedAt;
+    const facts = { now, machines, mayDeclareLost: sinceStart >= this.#options.startupGrace, policy: this.#options.policy };
+    let wakeAt = facts.mayDeclareLost ? Infinity : this.#startedAt + this.#options.startupGrace;
+    let changed = false;
+    for (const { value: need, version } of await this.registry.listNeeds()) {
+      const sweep = sweepNeed(need, facts);
+      if (sweep.wakeAt !== null) wakeAt = Math.min(wakeAt, sweep.wakeAt);
+      if (sweep.next === null) continue;
+      if (await this.registry.updateNeed(need.instancename, version, sweep.next)) {
+        changed = true;
+        this.#log(`need ${need.instancename}: ${need.status} -> ${sweep.next.status}${sweep.next.reason ? ` (${sweep.next.reason})` : ''}`);
+        if (need.claim !== null) await this.registry.deleteService(need.instancename, need.claim.epoch);
+      }
+    }
+    if (this.#wake) clearTimeout(this.#wake);
+    this.#wake = wakeAt === Infinity ? null : setTimeout(() => this.#sweep(), Math.max(0, wakeAt - Date.now()) + 5);
+    // Our own writes come back through the watch and sweep again; push what is current then.
+    if (!changed) await this.#pushAll();
+  }
+
+  async #pushAll(): Promise<void> {
+    const needs = await this.needs();
+    const text = JSON.stringify(needs);
+    if (text === this.#lastPushed) return;
+    this.#lastPushed = text;
+    for (const guest of this.#sessions.keys()) guest.push('lan.needs', needs);
+  }
+
+  #pushTo(guest: Guest): void {
+    if (!this.#sessions.has(guest)) return;
+    this.needs().then((needs) => guest.push('lan.needs', needs), (error: unknown) => this.#log(`cannot list needs: ${(error as Error).message}`));
+  }
+}

@@ -1,0 +1,300 @@
+// A machine manager's link to its LAN managers: register, follow the needs, claim what this machine can serve,
+// run it through the normal install path, report it, and report its exit. Stale copies are stopped.
+import { Client } from '../client/client.js';
+import { DaeError } from '../errors.js';
+import { createDebug } from '../debug.js';
+import { canServe } from '../lan/placement.js';
+import type { Need } from '../lan/records.js';
+import type { MachineRecord } from '../lan/registry.js';
+import { holdsClaim } from '../lan/transitions.js';
+import type { Dae } from './dae.js';
+import type { ListEntry, StatusEvent } from './managed.js';
+import { PROTOCOLS } from './config.js';
+
+const debug = createDebug('lan-link');
+
+/** Each daemon this machine already runs for the LAN delays its next claim this long (ms): load spreads. */
+const CLAIM_STAGGER_MS = 15;
+const RECONNECT_MAX_MS = 2000;
+const CALL_TIMEOUT_MS = 10_000;
+
+export interface LanLinkOptions {
+  /** `host:port` of each LAN manager's WebSocket door. */
+  addresses: string[];
+  token: string;
+  machine: MachineRecord;
+  log: (line: string) => void;
+}
+
+type LanEntry = ListEntry & { lan: { need: string; epoch: number } };
+
+function isLan(entry: ListEntry): entry is LanEntry {
+  return entry.lan !== undefined;
+}
+
+function wait(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+function shuffled<T>(items: readonly T[]): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+export class LanLink {
+  readonly #dae: Dae;
+  readonly #options: LanLinkOptions;
+  readonly #abort = new AbortController();
+  /** The registered connection, through which claims and reports go. */
+  #client: Client | null = null;
+  /** The connection being set up or in use: `stop()` ends it wherever it is. */
+  #current: Client | null = null;
+  #loop: Promise<void> = Promise.resolve();
+  /** Needs being claimed, installed or reported here right now. */
+  readonly #busy = new Set<string>();
+  /** Copies being stopped on purpose: their exit is not news. */
+  readonly #releasing = new Set<string>();
+  readonly #onlineAt = new Map<string, number>();
+  /** What was declined, so a refusal is said once per need as it stands. */
+  readonly #declined = new Map<string, string>();
+  #latest: Need[] = [];
+  /** A copy was stopped: look at the needs again once the work in hand is done (this machine may take one back). */
+  #rescan = false;
+  readonly #onStatus = (event: StatusEvent): void => this.#statusChanged(event);
+
+  constructor(dae: Dae, options: LanLinkOptions) {
+    this.#dae = dae;
+    this.#options = options;
+  }
+
+  get connected(): boolean {
+    return this.#client !== null;
+  }
+
+  start(): void {
+    for (const entry of this.#dae.list()) if (isLan(entry) && entry.status === 'online') this.#onlineAt.set(entry.name, Date.now() - entry.uptime * 1000);
+    this.#dae.on('daemon-status', this.#onStatus);
+    this.#loop = this.#run();
+  }
+
+  /** Leaves the LAN (the daemons keep running; the LAN manager re-places them once this machine is gone). */
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    this.#dae.off('daemon-status', this.#onStatus);
+    this.#current?.destroy();
+    await this.#loop;
+  }
+
+  async #run(): Promise<void> {
+    const { addresses } = this.#options;
+    let failures = 0;
+    while (!this.#abort.signal.aborted) {
+      const address = addresses[failures % addresses.length]!;
+      try {
+        await this.#session(address);
+        failures = 0;
+      } catch (error) {
+        failures++;
+        debug('LAN manager %s: %s', address, (error as Error).message);
+        if (failures % addresses.length === 0) this.#options.log(`LAN manager ${addresses.join(', ')}: ${(error as Error).message}`);
+      }
+      // Every address once at once, then backing off.
+      const rounds = Math.floor(failures / addresses.length);
+      await wait(failures % addresses.length !== 0 ? 0 : Math.min(50 * 2 ** rounds, RECONNECT_MAX_MS), this.#abort.signal);
+    }
+  }
+
+  // One connection's life: auth, register, heartbeats and needs until it closes.
+  async #session(address: string): Promise<void> {
+    const client = await Client.connect({ url: `ws://${address}`, timeout: CALL_TIMEOUT_MS, connectTimeout: 2000 });
+    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+    this.#current = client;
+    let heartbeat: NodeJS.Timeout | null = null;
+    try {
+      if (this.#abort.signal.aborted) return;
+      client.on('push', (name: string, args: unknown[]) => {
+        if (name === 'lan.needs' && Array.isArray(args[0])) this.#needs(args[0] as Need[]);
+      });
+      await client.call('auth', this.#options.token);
+      const running = this.#dae.list().filter(isLan).map((entry) => ({
+        instancename: entry.name, epoch: entry.lan.epoch, pid: entry.pid, ports: entry.ports, since: this.#since(entry.name),
+      }));
+      const answer = (await client.call('register', { ...this.#options.machine, running })) as { ttl: number; keep: string[]; stop: string[] };
+      this.#client = client;
+      this.#options.log(`LAN: machine ${this.#options.machine.id} registered with ${address} (keeps ${answer.keep.length}, stops ${answer.stop.length})`);
+      for (const name of answer.stop) void this.#release(name, 'placed elsewhere while this machine was away');
+      heartbeat = setInterval(() => {
+        // A lapsed registration is refused: connect and register again. (A false answer: the store is slow; go on.)
+        client.call('heartbeat').catch(() => client.destroy());
+      }, Math.max(50, Math.floor(answer.ttl / 3)));
+      await closed;
+      if (!this.#abort.signal.aborted) this.#options.log(`LAN: connection to ${address} closed`);
+    } finally {
+      if (heartbeat) clearInterval(heartbeat);
+      if (this.#client === client) this.#client = null;
+      if (this.#current === client) this.#current = null;
+      client.destroy();
+    }
+  }
+
+  #call(name: string, ...args: unknown[]): Promise<unknown> {
+    if (this.#client === null) return Promise.reject(new DaeError('ERR_CONNECTION_CLOSED', 'not connected to a LAN manager'));
+    return this.#client.call(name, ...args);
+  }
+
+  // The needs as they stand: stop copies whose claim moved on, report online ones, claim what is free.
+  #needs(needs: Need[]): void {
+    this.#latest = needs;
+    const byName = new Map(needs.map((need) => [need.instancename, need]));
+    const me = this.#options.machine.id;
+    const local = new Map(this.#dae.list().map((entry) => [entry.name, entry]));
+    for (const entry of local.values()) {
+      if (!isLan(entry) || this.#busy.has(entry.name) || this.#releasing.has(entry.name)) continue;
+      const need = byName.get(entry.lan.need);
+      if (need !== undefined && need.epoch < entry.lan.epoch) continue; // an older picture than our claim
+      if (need === undefined) void this.#release(entry.name, 'its need was removed');
+      else if (!holdsClaim(need, me, entry.lan.epoch)) void this.#release(entry.name, `its claim ended (${need.status}${need.reason ? `: ${need.reason}` : ''})`);
+      else if (need.status === 'claimed' && entry.status === 'online') void this.#guard(entry.name, () => this.#report(entry));
+    }
+    let load = [...local.values()].filter(isLan).length + this.#busy.size;
+    // Machines look at the free needs in different orders, so a burst of needs spreads instead of racing.
+    for (const need of shuffled(needs)) {
+      if (need.status !== 'unsatisfied' || this.#busy.has(need.instancename)) continue;
+      if (local.has(need.instancename)) {
+        if (!isLan(local.get(need.instancename)!)) void this.#decline(need, `a daemon named ${need.instancename} is installed here by hand`);
+        continue;
+      }
+      const delay = load++ * CLAIM_STAGGER_MS;
+      void this.#guard(need.instancename, () => this.#take(need, delay));
+    }
+  }
+
+  async #guard(name: string, work: () => Promise<void>): Promise<void> {
+    if (this.#busy.has(name)) return;
+    this.#busy.add(name);
+    try {
+      await work();
+    } catch (error) {
+      debug('%s: %s', name, (error as Error).message);
+    } finally {
+      this.#busy.delete(name);
+      if (this.#rescan) {
+        this.#rescan = false;
+        setImmediate(() => this.#needs(this.#latest));
+      }
+    }
+  }
+
+  // Why this machine cannot run the need, or null.
+  async #refusal(need: Need): Promise<string | null> {
+    const verdict = canServe(need, this.#options.machine);
+    if (!verdict.ok) return verdict.reason;
+    for (const protocol of PROTOCOLS) {
+      const port = need.ports[protocol];
+      if (port !== undefined && !(await this.#dae.portAvailable(port, this.#options.machine.address))) {
+        return `${protocol} port ${port} is taken on ${this.#options.machine.address}`;
+      }
+    }
+    return null;
+  }
+
+  async #decline(need: Need, reason: string): Promise<void> {
+    const key = `${need.instancename}\n${need.script}\n${need.pin}\n${JSON.stringify(need.ports)}\n${reason}`;
+    if (this.#declined.get(need.instancename) === key) return;
+    this.#declined.set(need.instancename, key);
+    await this.#call('decline', need.instancename, reason).catch(() => this.#declined.delete(need.instancename));
+  }
+
+  async #take(seen: Need, delay: number): Promise<void> {
+    if (delay > 0) await wait(delay, this.#abort.signal);
+    const need = this.#latest.find((item) => item.instancename === seen.instancename);
+    if (need === undefined || need.status !== 'unsatisfied' || this.#abort.signal.aborted) return;
+    const refusal = await this.#refusal(need);
+    if (refusal !== null) return this.#decline(need, refusal);
+    this.#declined.delete(need.instancename);
+    const { epoch } = (await this.#call('claim', need.instancename)) as { epoch: number };
+    const name = need.instancename;
+    const started = Date.now();
+    let entry: ListEntry;
+    try {
+      entry = await this.#dae.installPlaced(name, need.script, { args: need.args, env: need.env, ports: need.ports }, {
+        host: this.#options.machine.address, lan: { need: name, epoch },
+      });
+    } catch (error) {
+      await this.#call('exited', { instancename: name, epoch, exitCode: null, signal: null, uptime: 0, reason: `install failed: ${(error as Error).message}` });
+      return;
+    }
+    if (entry.status !== 'online') {
+      const exit = entry.lastExit;
+      await this.#release(name, 'it did not come online');
+      await this.#call('exited', {
+        instancename: name, epoch, exitCode: exit?.code ?? null, signal: exit?.signal ?? null, uptime: Date.now() - started,
+        reason: `did not come online: ${entry.reason ?? entry.status}`,
+      });
+      return;
+    }
+    this.#onlineAt.set(name, Date.now());
+    await this.#report(entry);
+  }
+
+  async #report(entry: ListEntry): Promise<void> {
+    const epoch = entry.lan!.epoch;
+    try {
+      await this.#call('report', { instancename: entry.name, epoch, pid: entry.pid, ports: entry.ports, since: this.#since(entry.name) });
+    } catch (error) {
+      const code = (error as DaeError).code;
+      if (code === 'ERR_UNREACHABLE' || code === 'ERR_CONFLICT' || code === 'ERR_NO_SUCH_NEED') await this.#release(entry.name, (error as Error).message);
+      else throw error;
+    }
+  }
+
+  #since(name: string): string {
+    return new Date(this.#onlineAt.get(name) ?? Date.now()).toISOString();
+  }
+
+  async #release(name: string, why: string): Promise<void> {
+    if (this.#releasing.has(name)) return;
+    this.#releasing.add(name);
+    try {
+      this.#options.log(`LAN: stopping ${name}: ${why}`);
+      await this.#dae.uninstall(name);
+    } catch (error) {
+      if ((error as DaeError).code !== 'ERR_NOT_INSTALLED') this.#options.log(`LAN: cannot stop ${name}: ${(error as Error).message}`);
+    } finally {
+      this.#releasing.delete(name);
+      this.#onlineAt.delete(name);
+      this.#rescan = true;
+    }
+  }
+
+  // A copy placed here went down by itself: the LAN decides what follows, not the local restart policy.
+  #statusChanged(event: StatusEvent): void {
+    if (event.to === 'online') this.#onlineAt.set(event.name, Date.now());
+    const down = (event.from === 'online' || event.from === 'stopping') && (event.to === 'stopped' || event.to === 'errored');
+    if (!down || this.#releasing.has(event.name) || this.#busy.has(event.name)) return;
+    const entry = this.#dae.list().find((item) => item.name === event.name);
+    if (entry === undefined || !isLan(entry)) return;
+    const since = this.#onlineAt.get(event.name) ?? Date.now();
+    const exit = entry.lastExit;
+    void this.#guard(event.name, async () => {
+      await this.#release(event.name, `it went down (${event.reason ?? event.to})`);
+      await this.#call('exited', {
+        instancename: entry.name, epoch: entry.lan.epoch, exitCode: exit?.code ?? null, signal: exit?.signal ?? null,
+        uptime: Date.now() - since, reason: event.reason ?? undefined,
+      });
+    });
+  }
+}

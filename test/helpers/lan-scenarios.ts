@@ -1,0 +1,246 @@
+// The LAN's behaviour, one suite for every registry backend: 1 LAN manager (or more) and 3 machine managers.
+import { afterEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Client, type DaeError, type Need, type Service, type StatusEvent } from '../../src/index.js';
+import { isAlive } from '../../src/supervisor/process.js';
+import { fixture } from './supervisor.js';
+import { ADDRESSES, KV, startRig, TOKEN, type Rig, type RigOptions } from './lan.js';
+
+async function whois(service: Service): Promise<{ name: string; pid: number }> {
+  const client = await Client.connect({ host: service.machine.address, port: service.ports.tcp!, timeout: 2000 });
+  try {
+    return (await client.call('whois')) as { name: string; pid: number };
+  } finally {
+    client.destroy();
+  }
+}
+
+/** Every need in `names` satisfied, each by one service: returns them by name. */
+function allServed(rig: Rig, names: string[]): () => Promise<Map<string, Service> | null> {
+  return async () => {
+    const needs = new Map((await rig.needs()).map((need) => [need.instancename, need]));
+    const services = new Map((await rig.services()).map((service) => [service.instancename, service]));
+    const ok = names.every((name) => needs.get(name)?.status === 'satisfied' && services.get(name)?.epoch === needs.get(name)?.claim?.epoch);
+    return ok ? services : null;
+  };
+}
+
+function need(rig: Rig, name: string): Promise<Need | undefined> {
+  return rig.needs().then((needs) => needs.find((item) => item.instancename === name));
+}
+
+/** Machines (by index) that have `name` installed right now. */
+function holders(rig: Rig, name: string): number[] {
+  return rig.machines.flatMap((dae, index) => (dae?.list().some((entry) => entry.name === name) ? [index] : []));
+}
+
+/** Fails the test if a need is ever online on two machines at once. */
+function watchDoubles(rig: Rig): { stop(): void; doubles: string[] } {
+  const online = new Map<string, Set<number>>();
+  const doubles: string[] = [];
+  const listeners = rig.machines.map((dae, index) => {
+    const listener = (event: StatusEvent): void => {
+      const set = online.get(event.name) ?? new Set<number>();
+      online.set(event.name, set);
+      if (event.to === 'online') set.add(index);
+      else set.delete(index);
+      if (set.size > 1) doubles.push(`${event.name} online on machines ${[...set].join(', ')}`);
+    };
+    dae?.on('daemon-status', listener);
+    return () => dae?.off('daemon-status', listener);
+  });
+  return { stop: () => listeners.forEach((off) => off()), doubles };
+}
+
+export function lanScenarios(backend: string, rigOptions: () => Promise<RigOptions>): void {
+  describe(`LAN with the ${backend} registry`, () => {
+    let rig: Rig | null = null;
+    const open = async (machines = 3): Promise<Rig> => {
+      rig = await startRig(await rigOptions());
+      for (let i = 0; i < machines; i++) await rig.startMachine(i);
+      return rig;
+    };
+    afterEach(async () => {
+      await rig?.stop();
+      rig = null;
+    });
+
+    test('needs become services: reachable at their machine, spread over the machines', async () => {
+      const lan = await open();
+      const names = ['a', 'b', 'c', 'd', 'e', 'f'];
+      const doubles = watchDoubles(lan);
+      for (const name of names) await lan.managers[0]!.addNeed({ instancename: name, script: KV });
+      const services = await lan.until('six services', allServed(lan, names));
+      for (const service of services.values()) {
+        assert.ok(ADDRESSES.includes(service.machine.address));
+        assert.deepEqual(pick(await whois(service)), { name: service.instancename, pid: service.pid });
+        const placed = lan.machines[ADDRESSES.indexOf(service.machine.address)]!.list().find((entry) => entry.name === service.instancename);
+        assert.equal(placed?.lan?.need, service.instancename, 'the machine manager lists which need its daemon satisfies');
+        assert.equal(placed?.pid, service.pid);
+      }
+      assert.ok(new Set([...services.values()].map((s) => s.machine.id)).size >= 2, 'placed on more than one machine');
+      doubles.stop();
+      assert.deepEqual(doubles.doubles, []);
+    });
+
+    test('a pinned need lands only on its machine', async () => {
+      const lan = await open();
+      for (let i = 0; i < 4; i++) await lan.managers[0]!.addNeed({ instancename: `pinned${i}`, script: KV, pin: '127.0.0.3' });
+      await lan.managers[0]!.addNeed({ instancename: 'cidr', script: KV, pin: '127.0.0.4/32' });
+      const services = await lan.until('pinned services', allServed(lan, ['pinned0', 'pinned1', 'pinned2', 'pinned3', 'cidr']));
+      for (let i = 0; i < 4; i++) assert.equal(services.get(`pinned${i}`)!.machine.address, '127.0.0.3');
+      assert.equal(services.get('cidr')!.machine.address, '127.0.0.4');
+    });
+
+    test('killing a service brings it back (the LAN restarts it, not the machine)', async () => {
+      const lan = await open();
+      await lan.managers[0]!.addNeed({ instancename: 'victim', script: KV });
+      const first = (await lan.until('served', allServed(lan, ['victim']))).get('victim')!;
+      process.kill(first.pid, 'SIGKILL');
+      const second = await lan.until('served again', async () => {
+        const service = (await allServed(lan, ['victim'])())?.get('victim');
+        return service !== undefined && service.pid !== first.pid ? service : null;
+      });
+      assert.ok(second.epoch > first.epoch);
+      assert.deepEqual(pick(await whois(second)), { name: 'victim', pid: second.pid });
+      assert.equal(isAlive(first.pid), false);
+    });
+
+    test('a crash-looping need ends errored, with the reason, and runs nowhere', async () => {
+      const lan = await open();
+      await lan.managers[0]!.addNeed({ instancename: 'crasher', script: fixture('crash-on-start') });
+      const errored = await lan.until('errored', async () => ((await need(lan, 'crasher'))?.status === 'errored' ? need(lan, 'crasher') : null));
+      assert.match(errored!.reason!, /exits in a row/);
+      assert.equal(errored!.history.quickExits, 3);
+      await lan.until('uninstalled everywhere', async () => holders(lan, 'crasher').length === 0);
+    });
+
+    test('a script outside allowedscripts is refused with the reason shown, and nothing runs it', async () => {
+      const lan = await open();
+      await lan.managers[0]!.addNeed({ instancename: 'outside', script: '/usr/bin/env' });
+      const refused = await lan.until('refused', async () => {
+        const current = await need(lan, 'outside');
+        return current?.reason?.includes('outside allowedscripts') ? current : null;
+      });
+      assert.equal(refused.status, 'unsatisfied');
+      assert.deepEqual(holders(lan, 'outside'), []);
+      // A token holder cannot claim it for a machine either: the LAN manager checks placement too.
+      const client = await Client.connect({ port: lan.managers[0]!.port });
+      try {
+        await client.call('auth', TOKEN);
+        await client.call('register', { id: 'intruder', address: '127.0.0.9', allowedscripts: ['/srv'] });
+        await assert.rejects(client.call('claim', 'outside'), (error: DaeError) => error.code === 'ERR_PLACEMENT');
+      } finally {
+        client.destroy();
+      }
+    });
+
+    test('unreachable ports release the claim cleanly: reason kept, process stopped', async () => {
+      const lan = await open();
+      await lan.managers[0]!.addNeed({ instancename: 'hidden', script: fixture('loopback-only') });
+      const failed = await lan.until('released as unreachable', async () => {
+        const current = await need(lan, 'hidden');
+        return current?.status === 'errored' ? current : null;
+      });
+      assert.match(failed.reason!, /unreachable/);
+      assert.equal((await lan.services()).some((service) => service.instancename === 'hidden'), false);
+      await lan.until('stopped everywhere', async () => holders(lan, 'hidden').length === 0);
+    });
+
+    test('killing a whole machine re-places its services on the others', async () => {
+      const lan = await open();
+      const names = ['m0', 'm1', 'm2', 'm3', 'm4', 'm5'];
+      for (const name of names) await lan.managers[0]!.addNeed({ instancename: name, script: KV, pin: name === 'm0' ? '127.0.0.2' : null });
+      const before = await lan.until('all served', allServed(lan, names));
+      const victim = 0;
+      const lost = [...before.values()].filter((service) => service.machine.address === ADDRESSES[victim]);
+      assert.ok(lost.length >= 1);
+      await lan.dropMachine(victim);
+      for (const service of lost) process.kill(-service.pid, 'SIGKILL');
+      const after = await lan.until('re-placed', async () => {
+        const served = await allServed(lan, names.filter((name) => name !== 'm0'))();
+        const pinnedBack = (await need(lan, 'm0'))?.status === 'unsatisfied';
+        return pinnedBack && served && [...served.values()].every((service) => service.machine.address !== ADDRESSES[victim]) ? served : null;
+      });
+      for (const service of after.values()) assert.deepEqual(pick(await whois(service)), { name: service.instancename, pid: service.pid });
+      // The pinned one has nowhere to go: it waits, unsatisfied, with the reason.
+      assert.match((await need(lan, 'm0'))!.reason!, /lost|pinned to 127\.0\.0\.2/);
+    });
+
+    test('a machine manager that comes back stops its stale copies: a need never runs twice', async () => {
+      const lan = await open();
+      const names = ['s0', 's1', 's2', 's3', 's4', 's5'];
+      for (const name of names) await lan.managers[0]!.addNeed({ instancename: name, script: KV });
+      const before = await lan.until('all served', allServed(lan, names));
+      const stale = [...before.values()].filter((service) => service.machine.address === ADDRESSES[1]);
+      assert.ok(stale.length >= 1, 'machine 1 runs something');
+      await lan.dropMachine(1); // its daemons keep running
+      await lan.until('re-placed elsewhere', async () => {
+        const served = await allServed(lan, names)();
+        return served && [...served.values()].every((service) => service.machine.address !== ADDRESSES[1]);
+      });
+      const back = await lan.startMachine(1);
+      await lan.until('stale copies stopped', async () => stale.every((service) => !isAlive(service.pid)) && back.list().every((entry) => !names.includes(entry.name)));
+      const served = await allServed(lan, names)();
+      assert.ok(served, 'still all served');
+      for (const name of names) assert.equal(holders(lan, name).length, 1, `${name} runs once`);
+    });
+
+    test('a LAN manager restart loses no need and duplicates no service', async () => {
+      const lan = await open();
+      const names = ['r0', 'r1', 'r2', 'r3'];
+      for (const name of names) await lan.managers[0]!.addNeed({ instancename: name, script: KV });
+      const before = await lan.until('all served', allServed(lan, names));
+      await lan.restartManager(0);
+      const after = await lan.until('all served again', allServed(lan, names));
+      for (const name of names) {
+        assert.equal(after.get(name)!.pid, before.get(name)!.pid, `${name} kept its process`);
+        assert.equal(after.get(name)!.epoch, before.get(name)!.epoch);
+        assert.equal(holders(lan, name).length, 1);
+      }
+      assert.deepEqual((await lan.needs()).map((n) => n.instancename).sort(), names);
+    });
+
+    test('machine managers racing for a burst of needs: each runs exactly once', async () => {
+      const lan = await open();
+      const names = Array.from({ length: 12 }, (_, i) => `race${i}`);
+      const doubles = watchDoubles(lan);
+      await Promise.all(names.map((name) => lan.managers[0]!.addNeed({ instancename: name, script: KV })));
+      const services = await lan.until('all served', allServed(lan, names));
+      doubles.stop();
+      assert.deepEqual(doubles.doubles, []);
+      for (const name of names) assert.deepEqual(holders(lan, name), [ADDRESSES.indexOf(services.get(name)!.machine.address)]);
+      for (const need of await lan.needs()) assert.equal(need.epoch, 1, `${need.instancename} was claimed once`);
+    });
+
+    test('a machine reports and releases only its own claims; changing needs takes the token', async () => {
+      const lan = await open(1);
+      await lan.managers[0]!.addNeed({ instancename: 'owned', script: KV });
+      const service = (await lan.until('served', allServed(lan, ['owned']))).get('owned')!;
+      const client = await Client.connect({ port: lan.managers[0]!.port });
+      try {
+        await assert.rejects(client.call('need.add', { instancename: 'x', script: KV }), (error: DaeError) => error.code === 'ERR_AUTH_REQUIRED');
+        await assert.rejects(client.call('register', { id: 'other', address: '127.0.0.5', allowedscripts: [] }), (error: DaeError) => error.code === 'ERR_AUTH_REQUIRED');
+        assert.equal((await client.call('services') as Service[]).length, 1, 'services are readable without the token');
+        await client.call('auth', TOKEN);
+        await assert.rejects(client.call('report', { instancename: 'owned', epoch: service.epoch, pid: 1, ports: { tcp: 1 } }), (error: DaeError) => error.code === 'ERR_NOT_REGISTERED');
+        await client.call('register', { id: 'other', address: '127.0.0.5', allowedscripts: [] });
+        await assert.rejects(client.call('report', { instancename: 'owned', epoch: service.epoch, pid: 1, ports: { tcp: 1 } }), (error: DaeError) => error.code === 'ERR_CONFLICT');
+        assert.equal(await client.call('exited', { instancename: 'owned', epoch: service.epoch, exitCode: 1, signal: null, uptime: 0 }), null);
+        await assert.rejects(client.call('need.add', { instancename: 'bad name!', script: KV }), (error: DaeError) => error.code === 'ERR_BAD_ARGS');
+        await assert.rejects(client.call('need.add', { instancename: 'owned', script: KV }), (error: DaeError) => error.code === 'ERR_NEED_EXISTS');
+        await assert.rejects(client.call('need.rm', 'nothing'), (error: DaeError) => error.code === 'ERR_NO_SUCH_NEED');
+      } finally {
+        client.destroy();
+      }
+      assert.equal((await need(lan, 'owned'))?.status, 'satisfied');
+      assert.equal((await lan.services())[0]?.pid, service.pid);
+      await lan.managers[0]!.removeNeed('owned');
+      await lan.until('stopped after need rm', async () => !isAlive(service.pid) && holders(lan, 'owned').length === 0 && (await lan.services()).length === 0);
+    });
+  });
+}
+
+function pick(who: { name: string; pid: number }): { name: string; pid: number } {
+  return { name: who.name, pid: who.pid };
+}
