@@ -24,6 +24,8 @@ export interface Rig {
   /** The registry every condition is read from (the first LAN manager's). */
   registry(): Registry;
   startMachine(index: number): Promise<Dae>;
+  /** Stops LAN manager `index` for good, as a crash would for its machines: connections drop, nothing is revoked. */
+  killManager(index: number): Promise<void>;
   /** Stops machine `index` as a crash would: the connection drops and its supervisor is gone; daemons keep running. */
   dropMachine(index: number): Promise<void>;
   restartManager(index: number): Promise<void>;
@@ -39,6 +41,8 @@ export interface RigOptions {
   openRegistry(): Promise<Registry>;
   /** LAN managers to run (etcd allows several). */
   managers?: number;
+  /** A registry of its own to watch and read from (etcd); without it the first LAN manager's is read. */
+  observer?: () => Promise<Registry>;
   /** Base of the machines' port ranges (each protocol's range starts 1000 apart). */
   portBase: number;
 }
@@ -57,6 +61,9 @@ export async function startRig(options: RigOptions): Promise<Rig> {
     for (const wake of wakers) wake();
   };
   let unwatch: (() => void) | null = null;
+  const observer = options.observer ? await options.observer() : null;
+  if (observer) unwatch = observer.watch(wakeAll);
+  const read = (): Registry => observer ?? registries[0]!;
 
   const startManager = async (index: number): Promise<void> => {
     const registry = await options.openRegistry();
@@ -66,7 +73,7 @@ export async function startRig(options: RigOptions): Promise<Rig> {
     ports[index] = { tcp: doors.tcp as number, ws: doors.ws as number };
     managers[index] = manager;
     registries[index] = registry;
-    if (index === 0) {
+    if (index === 0 && observer === null) {
       unwatch?.();
       unwatch = registry.watch(wakeAll);
     }
@@ -77,7 +84,7 @@ export async function startRig(options: RigOptions): Promise<Rig> {
   const rig: Rig = {
     managers,
     machines,
-    registry: () => registries[0]!,
+    registry: read,
     async startMachine(index) {
       const dae = new Dae({
         home: homes[index],
@@ -98,13 +105,17 @@ export async function startRig(options: RigOptions): Promise<Rig> {
       machines[index] = null;
       await dae.shutdown({ keepDaemons: true });
     },
+    async killManager(index) {
+      await managers[index]!.stop();
+      await registries[index]!.close();
+    },
     async restartManager(index) {
       await managers[index]!.stop();
       await registries[index]!.close();
       await startManager(index);
     },
-    needs: async () => (await registries[0]!.listNeeds()).map((entry) => entry.value),
-    services: () => registries[0]!.listServices(),
+    needs: async () => (await read().listNeeds()).map((entry) => entry.value),
+    services: () => read().listServices(),
     until(what, check) {
       return new Promise((resolve, reject) => {
         let last: unknown = null;
@@ -149,8 +160,9 @@ export async function startRig(options: RigOptions): Promise<Rig> {
     async stop() {
       unwatch?.();
       for (const dae of machines) await dae?.stop();
-      for (const manager of managers) await manager.stop();
-      for (const registry of registries) await registry.close();
+      for (const manager of managers) if (manager.status === 'listening') await manager.stop();
+      for (const registry of registries) await registry.close().catch(() => undefined);
+      await observer?.close();
     },
   };
   return rig;

@@ -1,0 +1,105 @@
+// The LAN on etcd: the same behaviour suite as embedded, then what etcd adds: etcd restarting under the LAN, one of
+// two LAN managers killed, one member of a three-member cluster lost. A missing etcd fails here, loudly.
+import { after, afterEach, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { EtcdRegistry } from '../../src/lan/etcd.js';
+import type { Service } from '../../src/index.js';
+import { startEtcd, startEtcdCluster, type EtcdCluster, type EtcdMember } from '../helpers/etcd.js';
+import { KV, startRig, type Rig } from '../helpers/lan.js';
+import { lanScenarios } from '../helpers/lan-scenarios.js';
+import { removeHomes } from '../helpers/supervisor.js';
+
+let member: EtcdMember;
+let prefixes = 0;
+before(async () => {
+  member = await startEtcd();
+});
+after(async () => {
+  await member?.stop();
+  removeHomes();
+});
+
+// As the LAN manager loads it: etcd3 only when the etcd backend is chosen.
+async function openEtcd(endpoints: string[], prefix: string): Promise<EtcdRegistry> {
+  const { EtcdRegistry } = await import('../../src/lan/etcd.js');
+  return EtcdRegistry.open({ endpoints, prefix });
+}
+
+function etcdRig(endpoints: () => string[], managers = 1): () => Promise<{ portBase: number; managers: number; openRegistry: () => Promise<EtcdRegistry>; observer: () => Promise<EtcdRegistry> }> {
+  return async () => {
+    const prefix = `lan-${process.pid}-${prefixes++}/`;
+    const open = (): Promise<EtcdRegistry> => openEtcd(endpoints(), prefix);
+    return { portBase: 27500, managers, openRegistry: open, observer: open };
+  };
+}
+
+lanScenarios('etcd', etcdRig(() => [member.endpoint]));
+
+/** Services by name, once all of `names` are satisfied by a service of the current claim. */
+async function served(rig: Rig, names: string[]): Promise<Map<string, Service>> {
+  return rig.until(`${names.join(', ')} served`, async () => {
+    const needs = new Map((await rig.needs()).map((need) => [need.instancename, need]));
+    const services = new Map((await rig.services()).map((service) => [service.instancename, service]));
+    return names.every((name) => needs.get(name)?.status === 'satisfied' && services.get(name)?.epoch === needs.get(name)?.claim?.epoch) ? services : null;
+  });
+}
+
+function assertSameRuns(before: Map<string, Service>, after: Map<string, Service>): void {
+  for (const [name, service] of before) {
+    assert.equal(after.get(name)?.pid, service.pid, `${name} kept its process`);
+    assert.equal(after.get(name)?.epoch, service.epoch, `${name} was not placed again`);
+  }
+}
+
+describe('the LAN on etcd: what etcd adds', () => {
+  let rig: Rig | null = null;
+  let cluster: EtcdCluster | null = null;
+  afterEach(async () => {
+    await rig?.stop();
+    rig = null;
+    await cluster?.stop();
+    cluster = null;
+  });
+
+  test('etcd restarting under the LAN: machine leases come back, nothing is lost or placed twice', async () => {
+    rig = await startRig(await etcdRig(() => [member.endpoint])());
+    for (let i = 0; i < 3; i++) await rig.startMachine(i);
+    const names = ['e0', 'e1', 'e2', 'e3'];
+    for (const name of names) await rig.managers[0]!.addNeed({ instancename: name, script: KV });
+    const before = await served(rig, names);
+    await member.restart();
+    // Longer than a machine's TTL after the restart: leases were kept alive (or granted again), not lapsed.
+    await rig.managers[0]!.addNeed({ instancename: 'after-restart', script: KV });
+    const after = await served(rig, [...names, 'after-restart']);
+    assertSameRuns(before, after);
+    assert.equal((await rig.registry().listMachines()).length, 3);
+  });
+
+  test('killing one of two LAN managers: machines move to the other, their services stay as they are', async () => {
+    rig = await startRig(await etcdRig(() => [member.endpoint], 2)());
+    for (let i = 0; i < 3; i++) await rig.startMachine(i);
+    const names = ['k0', 'k1', 'k2', 'k3'];
+    for (const name of names) await rig.managers[1]!.addNeed({ instancename: name, script: KV });
+    const before = await served(rig, names);
+    // Machines try the first address first: they are all on LAN manager 0.
+    await rig.killManager(0);
+    await rig.managers[1]!.addNeed({ instancename: 'k-after', script: KV });
+    const after = await served(rig, [...names, 'k-after']);
+    assertSameRuns(before, after);
+    await rig.until('all three machines registered again', async () => (await rig!.registry().listMachines()).length === 3);
+  });
+
+  test('losing one member of a three-member etcd cluster loses nothing', async () => {
+    cluster = await startEtcdCluster(3);
+    const endpoints = cluster.endpoints;
+    rig = await startRig(await etcdRig(() => endpoints)());
+    for (let i = 0; i < 3; i++) await rig.startMachine(i);
+    const names = ['q0', 'q1', 'q2'];
+    for (const name of names) await rig.managers[0]!.addNeed({ instancename: name, script: KV });
+    const before = await served(rig, names);
+    await cluster.members[0]!.kill();
+    await rig.managers[0]!.addNeed({ instancename: 'q-after', script: KV });
+    const after = await served(rig, [...names, 'q-after']);
+    assertSameRuns(before, after);
+  });
+});
