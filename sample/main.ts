@@ -1,25 +1,66 @@
-// `npm start`, and the original's third sample: a supervisor created in-process that installs the two samples.
+// `npm start`: the whole stack on one machine, on the embedded default. A LAN manager (needs kept in DAE_HOME/lan)
+// and a supervisor that is its machine manager, created in-process; the two samples are needs the LAN places on it.
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Dae } from '../src/index.js';
+import { Dae, EmbeddedRegistry, LanManager, type Service } from '../src/index.js';
+import { acquireLock, homePaths, loadToken, prepareHome, releaseLock } from '../src/supervisor/home.js';
 
 const samples = {
   kv: fileURLToPath(new URL('./kv.js', import.meta.url)),
   heartbeat: fileURLToPath(new URL('./heartbeat.js', import.meta.url)),
 };
 
-const dae = new Dae({ echo: true });
+const home = homePaths();
+const lanHome = homePaths(join(home.root, 'lan'));
+prepareHome(home);
+prepareHome(lanHome);
+const lock = await acquireLock(lanHome);
+if (!lock.ok) throw new Error(`a LAN manager already runs on ${lanHome.root} (pid ${lock.pid})`);
+const token = loadToken(lanHome);
+const registry = new EmbeddedRegistry(lanHome.state);
+const lan = new LanManager({ registry, token, control: lanHome.socket });
+await lan.start();
+
+const dae = new Dae({
+  echo: true,
+  config: {
+    lanmanageraddress: `127.0.0.1:${lan.identity().ports.ws}`,
+    lantoken: token,
+    allowedscripts: [dirname(samples.kv)],
+  },
+});
 await dae.start();
-for (const [name, path] of Object.entries(samples)) {
-  const installed = dae.list().some((entry) => entry.name === name);
-  if (!installed) await dae.install(name, path);
+// A home from before the LAN had the samples installed by hand: they become needs instead.
+for (const entry of dae.list()) if (entry.name in samples && entry.lan === undefined) await dae.uninstall(entry.name);
+
+const served = new Promise<Service[]>((resolve) => {
+  const look = (): void => void registry.listServices().then((services) => {
+    if (Object.keys(samples).every((name) => services.some((service) => service.instancename === name))) {
+      stopWatching();
+      resolve(services);
+    }
+  });
+  const stopWatching = registry.watch(look);
+  look();
+});
+for (const [name, script] of Object.entries(samples)) {
+  if ((await registry.getNeed(name)) === null) await lan.addNeed({ instancename: name, script });
 }
-const port = (name: string): number | undefined => dae.list().find((entry) => entry.name === name)?.ports.tcp;
+const services = await served;
+const port = (name: string): number | undefined => services.find((service) => service.instancename === name)?.ports.tcp;
 console.log(`
-dae supervisor pid ${process.pid}, home ${dae.paths.root}
+dae supervisor pid ${process.pid}, home ${dae.paths.root}; LAN manager on ws ${lan.identity().ports.ws}, home ${lanHome.root}
   supervisor  printf 'list\\n' | nc -N 127.0.0.1 ${dae.port}
+  LAN         printf 'services\\n' | nc -N 127.0.0.1 ${lan.port}      (or: dae needs, dae services)
   kv          printf 'all\\n' | nc -N 127.0.0.1 ${port('kv')}
   heartbeat   printf 'status\\n' | nc -N 127.0.0.1 ${port('heartbeat')}
-Ctrl-C stops the supervisor and its daemons.`);
-const stop = (): void => void dae.stop().then(() => process.exit(0));
+Ctrl-C stops the supervisor, its daemons and the LAN manager (the needs are kept).`);
+const stop = (): void => void (async () => {
+  await dae.stop();
+  await lan.stop();
+  await registry.close();
+  releaseLock(lanHome);
+  process.exit(0);
+})();
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
