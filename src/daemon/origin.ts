@@ -10,11 +10,14 @@ function hostName(header: string): string {
   return colon === -1 ? trimmed : trimmed.slice(0, colon);
 }
 
-/** A `Host` header naming loopback or one of the configured names passes; anything else is a rebinding attempt. */
+/**
+ * A `Host` header naming loopback or one of the configured names passes; anything else is a rebinding attempt.
+ * `*` lets every name through (a server that machines reach under many names; browsers are still held by Origin).
+ */
 export function isAllowedHost(header: string | undefined, allowHosts: readonly string[]): boolean {
   if (header === undefined || header === '') return false;
   const name = hostName(header);
-  return LOOPBACK_HOST.test(name) || allowHosts.some((allowed) => allowed.toLowerCase() === name);
+  return LOOPBACK_HOST.test(name) || allowHosts.some((allowed) => allowed === '*' || allowed.toLowerCase() === name);
 }
 
 /** No `Origin` (curl, scripts) passes; a browser's `Origin` must be in the allow-list (empty by default). */

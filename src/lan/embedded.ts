@@ -68,7 +68,8 @@ export class EmbeddedRegistry implements Registry {
   }
 
   async registerMachine(machine: MachineRecord, ttl: number): Promise<MachineLease> {
-    this.#leases.get(machine.id)?.end();
+    // A machine registering again replaces its registration: the machine never looks gone, its old services do go.
+    const previous = this.#leases.get(machine.id);
     let markLost!: () => void;
     const lost = new Promise<void>((resolve) => (markLost = resolve));
     const lease: Lease = {
@@ -91,12 +92,13 @@ export class EmbeddedRegistry implements Registry {
           this.#services.delete(name);
           this.#emit({ kind: 'service', name, deleted: true });
         }
-        this.#emit({ kind: 'machine', name: machine.id, deleted: true });
+        if (this.#leases.get(machine.id) === undefined) this.#emit({ kind: 'machine', name: machine.id, deleted: true });
         markLost();
       },
     };
     lease.timer = setTimeout(() => lease.end(), ttl);
     this.#leases.set(machine.id, lease);
+    previous?.end();
     this.#emit({ kind: 'machine', name: machine.id, deleted: false });
     return lease;
   }

@@ -1,5 +1,6 @@
 // `LanManager`: the registry of needs and services for a LAN. Machine managers register, follow the needs, claim
 // them, and report what they run; the LAN manager checks every report itself before a need counts as satisfied.
+import { isDeepStrictEqual } from 'node:util';
 import { Daemon } from '../daemon/daemon.js';
 import type { Guest } from '../daemon/session.js';
 import { DaeError } from '../errors.js';
@@ -10,7 +11,7 @@ import { canServe } from './placement.js';
 import { checkReachable } from './reach.js';
 import { checkNeed, type Need, type Service } from './records.js';
 import type { MachineLease, MachineRecord, Registry } from './registry.js';
-import { claimNeed, failNeed, holdsClaim, isClaimable, satisfyNeed, sweepNeed } from './transitions.js';
+import { claimNeed, failNeed, holdsClaim, isClaimable, releaseNeed, satisfyNeed, sweepNeed } from './transitions.js';
 
 const debug = createDebug('lan');
 
@@ -46,6 +47,22 @@ export interface LanManagerOptions {
   log?: (line: string) => void;
   /** A unix socket (0600) whose connections start authenticated: the local CLI's door. */
   control?: string;
+  /** Host names machine managers may use in the WebSocket `Host` header besides loopback ones; default: any name
+   * when bound beyond loopback (browsers are still refused by their Origin). */
+  allowHosts?: string[];
+}
+
+const LOOPBACK = /^(?:127(?:\.\d{1,3}){3}|::1|localhost)$/;
+/** Longest timer Node keeps (ms); anything longer fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const SWEEP_RETRY_MS = 1000;
+/** Writes the store did not answer (an etcd leader election) are tried this many times in all. */
+const WRITE_ATTEMPTS = 3;
+
+/** True for an error worth another try: the store did not answer, and tries are left. */
+function isTransient(error: unknown, attempt: number): boolean {
+  const code = (error as DaeError).code;
+  return (code === 'ERR_TIMEOUT' || code === 'ERR_CONNECTION_FAILED') && attempt + 1 < WRITE_ATTEMPTS;
 }
 
 /** What a machine runs for the LAN, as it tells on `register`. */
@@ -125,6 +142,7 @@ export class LanManager extends Daemon {
   readonly #sessions = new Map<Guest, MachineSession>();
   /** Which connection speaks for a machine id on this LAN manager now. */
   readonly #byMachine = new Map<string, Guest>();
+  readonly #registering = new Set<Guest>();
   readonly #log: (line: string) => void;
   #unwatch: (() => void) | null = null;
   #startedAt = 0;
@@ -136,9 +154,10 @@ export class LanManager extends Daemon {
   readonly #control: string | undefined;
 
   constructor(options: LanManagerOptions) {
+    const host = options.host ?? LAN_DEFAULTS.host;
     super({
-      name: 'LanManager', host: options.host ?? LAN_DEFAULTS.host, port: options.port ?? LAN_DEFAULTS.port,
-      ws: options.ws ?? LAN_DEFAULTS.ws, token: options.token, socket: false, env: {},
+      name: 'LanManager', host, port: options.port ?? LAN_DEFAULTS.port, ws: options.ws ?? LAN_DEFAULTS.ws,
+      token: options.token, socket: false, env: {}, allowHosts: options.allowHosts ?? (LOOPBACK.test(host) ? [] : ['*']),
     });
     this.registry = options.registry;
     const machineTtl = options.machineTtl ?? LAN_DEFAULTS.machineTtl;
@@ -169,8 +188,8 @@ export class LanManager extends Daemon {
 
   override async start(): Promise<void> {
     this.#startedAt = Date.now();
-    this.#unwatch = this.registry.watch(() => this.#sweep());
     await super.start();
+    this.#unwatch = this.registry.watch(() => this.#sweep());
     this.#log(`LAN manager pid ${process.pid} on ${this.identity().ports.tcp} (tcp) and ${this.identity().ports.ws} (ws)`);
     this.#sweep();
   }
@@ -178,8 +197,8 @@ export class LanManager extends Daemon {
   override async stop(): Promise<void> {
     this.#stopping = true;
     this.#unwatch?.();
-    if (this.#wake) clearTimeout(this.#wake);
     await this.#sweeping;
+    if (this.#wake) clearTimeout(this.#wake);
     await super.stop();
   }
 
@@ -193,14 +212,32 @@ export class LanManager extends Daemon {
 
   async addNeed(input: unknown): Promise<Need> {
     const need = checkNeed(input);
-    if (!(await this.registry.createNeed(need))) throw new DaeError('ERR_NEED_EXISTS', `a need named ${need.instancename} exists (need rm it first)`);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        if (await this.registry.createNeed(need)) break;
+        // After a write that timed out, finding our own record means that write landed.
+        const stored = attempt > 0 ? await this.registry.getNeed(need.instancename) : null;
+        if (stored !== null && isDeepStrictEqual(stored.value, need)) break;
+        throw new DaeError('ERR_NEED_EXISTS', `a need named ${need.instancename} exists (need rm it first)`);
+      } catch (error) {
+        if (!isTransient(error, attempt)) throw error;
+      }
+    }
     this.#log(`need ${need.instancename} added: ${need.script}`);
     return need;
   }
 
   async removeNeed(name: string): Promise<{ instancename: string; removed: true }> {
     checkName(name);
-    if (!(await this.registry.deleteNeed(name))) throw new DaeError('ERR_NO_SUCH_NEED', `no need named ${name}`);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        // After a delete that timed out, finding nothing means that delete landed.
+        if (!(await this.registry.deleteNeed(name)) && attempt === 0) throw new DaeError('ERR_NO_SUCH_NEED', `no need named ${name}`);
+        break;
+      } catch (error) {
+        if (!isTransient(error, attempt)) throw error;
+      }
+    }
     this.#log(`need ${name} removed`);
     return { instancename: name, removed: true };
   }
@@ -218,12 +255,19 @@ export class LanManager extends Daemon {
   // A machine (re)joins: it is told which of the copies it still runs hold their claim; it stops the rest.
   async #register(guest: Guest, input: unknown): Promise<{ ttl: number; keep: string[]; stop: string[] }> {
     const { running, ...record } = checkMachine(input);
-    if (this.#sessions.has(guest)) throw new DaeError('ERR_CONFLICT', 'this connection has registered already');
-    const lease = await this.registry.registerMachine(record, this.#options.machineTtl);
+    if (this.#registering.has(guest) || this.#sessions.has(guest)) throw new DaeError('ERR_CONFLICT', 'this connection has registered already');
+    this.#registering.add(guest);
+    let lease: MachineLease;
+    try {
+      lease = await this.registry.registerMachine(record, this.#options.machineTtl);
+    } finally {
+      this.#registering.delete(guest);
+    }
     const session: MachineSession = { record, lease };
     this.#sessions.set(guest, session);
     this.#byMachine.set(record.id, guest);
     guest.once('close', () => this.#closed(guest, session));
+    if (guest.closed) this.#closed(guest, session);
     void lease.lost.then(() => {
       // Lapsed while connected (missed heartbeats): the machine must register again and learn what it lost.
       if (this.#sessions.get(guest) === session) guest.close();
@@ -240,6 +284,14 @@ export class LanManager extends Daemon {
       if (entry.value.status === 'satisfied' && copy.pid !== null && copy.ports.tcp !== undefined) {
         await this.registry.putService(lease, this.#service(record, copy));
       }
+    }
+    // Claims this machine holds but no longer runs (a copy that ended while it was away): back to needs.
+    const runs = new Set(running.map((copy) => copy.instancename));
+    for (const { value } of await this.registry.listNeeds()) {
+      if (value.claim?.machine !== record.id || runs.has(value.instancename)) continue;
+      const epoch = value.claim.epoch;
+      const released = await this.#mutate(value.instancename, (need) => (holdsClaim(need, record.id, epoch) ? releaseNeed(need, `machine ${record.id} no longer runs it`) : null));
+      if (released !== null) await this.registry.deleteService(value.instancename, epoch);
     }
     this.#log(`machine ${record.id} registered from ${record.address}: keeps ${keep.length}, stops ${stop.length}`);
     setImmediate(() => this.#pushTo(guest));
@@ -280,12 +332,20 @@ export class LanManager extends Daemon {
 
   // Compare-and-set with retries: `change` sees the current need and returns the next one, or null for no change.
   async #mutate(name: string, change: (need: Need) => Need | null): Promise<Need | null> {
+    let failures = 0;
     for (let attempt = 0; attempt < 20; attempt++) {
       const entry = await this.registry.getNeed(name);
       if (entry === null) throw new DaeError('ERR_NO_SUCH_NEED', `no need named ${name}`);
       const next = change(entry.value);
       if (next === null) return null;
-      if (await this.registry.updateNeed(name, entry.version, next)) return next;
+      try {
+        if (await this.registry.updateNeed(name, entry.version, next)) return next;
+      } catch (error) {
+        if (!isTransient(error, failures++)) throw error;
+        // The write may have landed before the answer was lost: then the need is ours as we wrote it.
+        const now = await this.registry.getNeed(name);
+        if (now !== null && isDeepStrictEqual(now.value, next)) return next;
+      }
     }
     throw new DaeError('ERR_CONFLICT', `need ${name} kept changing under 20 attempts`);
   }
@@ -381,25 +441,36 @@ export class LanManager extends Daemon {
 
   async #sweepOnce(): Promise<void> {
     const now = Date.now();
-    const machines = new Set((await this.registry.listMachines()).map((machine) => machine.id));
-    const sinceStart = now - this.#startedAt;
-    const facts = { now, machines, mayDeclareLost: sinceStart >= this.#options.startupGrace, policy: this.#options.policy };
-    let wakeAt = facts.mayDeclareLost ? Infinity : this.#startedAt + this.#options.startupGrace;
-    let changed = false;
-    for (const { value: need, version } of await this.registry.listNeeds()) {
-      const sweep = sweepNeed(need, facts);
-      if (sweep.wakeAt !== null) wakeAt = Math.min(wakeAt, sweep.wakeAt);
-      if (sweep.next === null) continue;
-      if (await this.registry.updateNeed(need.instancename, version, sweep.next)) {
-        changed = true;
-        this.#log(`need ${need.instancename}: ${need.status} -> ${sweep.next.status}${sweep.next.reason ? ` (${sweep.next.reason})` : ''}`);
-        if (need.claim !== null) await this.registry.deleteService(need.instancename, need.claim.epoch);
+    let wakeAt = now + SWEEP_RETRY_MS; // a store that failed us is asked again
+    try {
+      const machines = new Set((await this.registry.listMachines()).map((machine) => machine.id));
+      const facts = { now, machines, mayDeclareLost: now - this.#startedAt >= this.#options.startupGrace, policy: this.#options.policy };
+      wakeAt = facts.mayDeclareLost ? Infinity : this.#startedAt + this.#options.startupGrace;
+      let changed = false;
+      for (const { value: need, version } of await this.registry.listNeeds()) {
+        const sweep = sweepNeed(need, facts);
+        if (sweep.wakeAt !== null) wakeAt = Math.min(wakeAt, sweep.wakeAt);
+        if (sweep.next === null) continue;
+        try {
+          if (!(await this.registry.updateNeed(need.instancename, version, sweep.next))) continue;
+          changed = true;
+          this.#log(`need ${need.instancename}: ${need.status} -> ${sweep.next.status}${sweep.next.reason ? ` (${sweep.next.reason})` : ''}`);
+          if (need.claim !== null) await this.registry.deleteService(need.instancename, need.claim.epoch);
+        } catch (error) {
+          wakeAt = Math.min(wakeAt, now + SWEEP_RETRY_MS);
+          this.#log(`sweep of need ${need.instancename}: ${(error as Error).message}`);
+        }
+      }
+      // Our own writes come back through the watch and sweep again; push what is current then.
+      if (!changed) await this.#pushAll();
+    } finally {
+      if (this.#wake) clearTimeout(this.#wake);
+      this.#wake = null;
+      if (!this.#stopping && wakeAt !== Infinity) {
+        this.#wake = setTimeout(() => this.#sweep(), Math.min(MAX_TIMER_MS, Math.max(0, wakeAt - Date.now()) + 5));
+        this.#wake.unref();
       }
     }
-    if (this.#wake) clearTimeout(this.#wake);
-    this.#wake = wakeAt === Infinity ? null : setTimeout(() => this.#sweep(), Math.max(0, wakeAt - Date.now()) + 5);
-    // Our own writes come back through the watch and sweep again; push what is current then.
-    if (!changed) await this.#pushAll();
   }
 
   async #pushAll(): Promise<void> {

@@ -4,6 +4,7 @@ import { DaeError } from '../errors.js';
 import type { Protocol } from '../supervisor/config.js';
 import { FRESH_HISTORY, type RestartHistory } from '../supervisor/policy.js';
 import { checkName } from '../supervisor/spec.js';
+import { codeLoadingVariable } from './placement.js';
 
 export type NeedStatus = 'unsatisfied' | 'claimed' | 'satisfied' | 'backoff' | 'errored';
 
@@ -30,7 +31,7 @@ export interface Need {
   status: NeedStatus;
   reason: string | null;
   claim: Claim | null;
-  /** The last epoch handed out; every claim takes the next one. */
+  /** The last epoch handed out; every claim takes the next one. Starts at the creation time (ms). */
   epoch: number;
   history: RestartHistory;
   /** In backoff, not claimable before this time (ms since the epoch). */
@@ -48,6 +49,7 @@ export interface Service {
 }
 
 const DEFAULT_NEED_TIMEOUT = 60_000;
+const MAX_NEED_TIMEOUT = 24 * 3600_000;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -58,7 +60,7 @@ function bad(message: string): DaeError {
 }
 
 /** Checks what `need add` was given and returns a fresh, unsatisfied need. */
-export function checkNeed(input: unknown): Need {
+export function checkNeed(input: unknown, now = Date.now()): Need {
   if (!isObject(input)) throw bad(`a need is an object, got ${JSON.stringify(input)}`);
   const known = new Set(['instancename', 'script', 'args', 'env', 'ports', 'pin', 'timeout']);
   for (const key of Object.keys(input)) if (!known.has(key)) throw bad(`unknown need field "${key}" (known: ${[...known].join(', ')})`);
@@ -69,13 +71,17 @@ export function checkNeed(input: unknown): Need {
   if (!isObject(env) || !Object.entries(env).every(([k, v]) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(k) && !k.startsWith('DAE') && typeof v === 'string')) {
     throw bad(`env must map NAME to string (no DAE* names), got ${JSON.stringify(env)}`);
   }
+  const unsafe = codeLoadingVariable(env as Record<string, string>);
+  if (unsafe !== null) throw bad(`env ${unsafe} would load code from outside the machines' allowedscripts: not allowed`);
   if (!isObject(ports)) throw bad(`ports must be an object like {"tcp": 15000}, got ${JSON.stringify(ports)}`);
   for (const [protocol, port] of Object.entries(ports)) {
     if (!['tcp', 'http', 'ws'].includes(protocol)) throw bad(`ports.${protocol}: the protocols are tcp, http and ws`);
     if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) throw bad(`ports.${protocol} must be a port from 1 to 65535, got ${JSON.stringify(port)}`);
   }
   if (pin !== null && (typeof pin !== 'string' || !isPin(pin))) throw bad(`pin must be an address or an IPv4 CIDR, got ${JSON.stringify(pin)}`);
-  if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 100) throw bad(`timeout must be a whole number of ms >= 100, got ${JSON.stringify(timeout)}`);
+  if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 100 || timeout > MAX_NEED_TIMEOUT) {
+    throw bad(`timeout must be a whole number of ms from 100 to ${MAX_NEED_TIMEOUT}, got ${JSON.stringify(timeout)}`);
+  }
   return {
     instancename,
     script,
@@ -87,7 +93,8 @@ export function checkNeed(input: unknown): Need {
     status: 'unsatisfied',
     reason: null,
     claim: null,
-    epoch: 0,
+    // Epochs of a need added again continue past those of the one removed: its old copies are told apart.
+    epoch: now,
     history: FRESH_HISTORY,
     notBefore: 0,
   };

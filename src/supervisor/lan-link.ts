@@ -1,5 +1,6 @@
 // A machine manager's link to its LAN managers: register, follow the needs, claim what this machine can serve,
 // run it through the normal install path, report it, and report its exit. Stale copies are stopped.
+import { existsSync } from 'node:fs';
 import { Client } from '../client/client.js';
 import { DaeError } from '../errors.js';
 import { createDebug } from '../debug.js';
@@ -65,6 +66,7 @@ export class LanLink {
   #loop: Promise<void> = Promise.resolve();
   /** Needs being claimed, installed or reported here right now. */
   readonly #busy = new Set<string>();
+  readonly #inFlight = new Set<Promise<void>>();
   /** Copies being stopped on purpose: their exit is not news. */
   readonly #releasing = new Set<string>();
   readonly #onlineAt = new Map<string, number>();
@@ -96,6 +98,8 @@ export class LanLink {
     this.#dae.off('daemon-status', this.#onStatus);
     this.#current?.destroy();
     await this.#loop;
+    // An install under way finishes (and is then stopped with the rest by the supervisor).
+    await Promise.allSettled([...this.#inFlight]);
   }
 
   async #run(): Promise<void> {
@@ -168,6 +172,7 @@ export class LanLink {
       if (need === undefined) void this.#release(entry.name, 'its need was removed');
       else if (!holdsClaim(need, me, entry.lan.epoch)) void this.#release(entry.name, `its claim ended (${need.status}${need.reason ? `: ${need.reason}` : ''})`);
       else if (need.status === 'claimed' && entry.status === 'online') void this.#guard(entry.name, () => this.#report(entry));
+      else if (entry.status === 'stopped' || entry.status === 'errored') void this.#guard(entry.name, () => this.#down(entry, entry.reason));
     }
     let load = [...local.values()].filter(isLan).length + this.#busy.size;
     // Machines look at the free needs in different orders, so a burst of needs spreads instead of racing.
@@ -183,15 +188,18 @@ export class LanLink {
   }
 
   async #guard(name: string, work: () => Promise<void>): Promise<void> {
-    if (this.#busy.has(name)) return;
+    if (this.#busy.has(name) || this.#abort.signal.aborted) return;
     this.#busy.add(name);
+    const done = work();
+    this.#inFlight.add(done);
     try {
-      await work();
+      await done;
     } catch (error) {
       debug('%s: %s', name, (error as Error).message);
     } finally {
+      this.#inFlight.delete(done);
       this.#busy.delete(name);
-      if (this.#rescan) {
+      if (this.#rescan && !this.#abort.signal.aborted) {
         this.#rescan = false;
         setImmediate(() => this.#needs(this.#latest));
       }
@@ -202,6 +210,7 @@ export class LanLink {
   async #refusal(need: Need): Promise<string | null> {
     const verdict = canServe(need, this.#options.machine);
     if (!verdict.ok) return verdict.reason;
+    if (!existsSync(need.script)) return `${need.script} does not exist on this machine`;
     for (const protocol of PROTOCOLS) {
       const port = need.ports[protocol];
       if (port !== undefined && !(await this.#dae.portAvailable(port, this.#options.machine.address))) {
@@ -225,12 +234,14 @@ export class LanLink {
     const refusal = await this.#refusal(need);
     if (refusal !== null) return this.#decline(need, refusal);
     this.#declined.delete(need.instancename);
-    const { epoch } = (await this.#call('claim', need.instancename)) as { epoch: number };
-    const name = need.instancename;
+    const { epoch, need: claimed } = (await this.#call('claim', need.instancename)) as { epoch: number; need: Need };
+    const name = claimed.instancename;
     const started = Date.now();
     let entry: ListEntry;
     try {
-      entry = await this.#dae.installPlaced(name, need.script, { args: need.args, env: need.env, ports: need.ports }, {
+      const refusal = await this.#refusal(claimed);
+      if (refusal !== null) throw new DaeError('ERR_PLACEMENT', refusal);
+      entry = await this.#dae.installPlaced(name, claimed.script, { args: claimed.args, env: claimed.env, ports: claimed.ports }, {
         host: this.#options.machine.address, lan: { need: name, epoch },
       });
     } catch (error) {
@@ -284,17 +295,21 @@ export class LanLink {
   #statusChanged(event: StatusEvent): void {
     if (event.to === 'online') this.#onlineAt.set(event.name, Date.now());
     const down = (event.from === 'online' || event.from === 'stopping') && (event.to === 'stopped' || event.to === 'errored');
-    if (!down || this.#releasing.has(event.name) || this.#busy.has(event.name)) return;
+    if (!down || this.#releasing.has(event.name)) return;
     const entry = this.#dae.list().find((item) => item.name === event.name);
     if (entry === undefined || !isLan(entry)) return;
-    const since = this.#onlineAt.get(event.name) ?? Date.now();
+    // While a claim is being taken or reported, the next needs update finds the copy down and reports it.
+    if (!this.#busy.has(event.name)) void this.#guard(event.name, () => this.#down(entry, event.reason));
+    else this.#rescan = true;
+  }
+
+  async #down(entry: LanEntry, reason: string | null): Promise<void> {
+    const since = this.#onlineAt.get(entry.name) ?? Date.now();
     const exit = entry.lastExit;
-    void this.#guard(event.name, async () => {
-      await this.#release(event.name, `it went down (${event.reason ?? event.to})`);
-      await this.#call('exited', {
-        instancename: entry.name, epoch: entry.lan.epoch, exitCode: exit?.code ?? null, signal: exit?.signal ?? null,
-        uptime: Date.now() - since, reason: event.reason ?? undefined,
-      });
+    await this.#release(entry.name, `it went down (${reason ?? entry.status})`);
+    await this.#call('exited', {
+      instancename: entry.name, epoch: entry.lan.epoch, exitCode: exit?.code ?? null, signal: exit?.signal ?? null,
+      uptime: Date.now() - since, reason: reason ?? undefined,
     });
   }
 }

@@ -33,6 +33,10 @@ test('canServe names the reason', () => {
   const machine = { id: 'm1', address: '127.0.0.2', allowedscripts: ['/srv/daemons'] };
   assert.deepEqual(canServe({ instancename: 'a', script: '/srv/daemons/kv.js', pin: null }, machine), { ok: true });
   assert.deepEqual(canServe({ instancename: 'a', script: '/srv/daemons/kv.js', pin: '127.0.0.3' }, machine), { ok: false, reason: 'pinned to 127.0.0.3, not 127.0.0.2' });
+  // A need from the store is checked again on the machine: env that loads other code is refused there too.
+  assert.deepEqual(canServe({ instancename: 'a', script: '/srv/daemons/kv.js', pin: null, env: { NODE_OPTIONS: '--require /tmp/x.cjs' } }, machine), {
+    ok: false, reason: 'env NODE_OPTIONS would load code from outside allowedscripts',
+  });
   const outside = canServe({ instancename: 'a', script: '/tmp/evil.js', pin: null }, machine);
   assert.equal(outside.ok, false);
   assert.match((outside as { reason: string }).reason, /\/tmp\/evil\.js is outside allowedscripts of machine m1 \(\/srv\/daemons\)/);
