@@ -1,10 +1,10 @@
 // A machine manager's link to its LAN managers: register, follow the needs, claim what this machine can serve,
 // run it through the normal install path, report it, and report its exit. Stale copies are stopped.
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { Client } from '../client/client.js';
 import { DaeError } from '../errors.js';
 import { createDebug } from '../debug.js';
-import { canServe } from '../lan/placement.js';
+import { canServe, isAllowedScript } from '../lan/placement.js';
 import type { Need } from '../lan/records.js';
 import type { MachineRecord } from '../lan/registry.js';
 import { holdsClaim } from '../lan/transitions.js';
@@ -211,6 +211,10 @@ export class LanLink {
     const verdict = canServe(need, this.#options.machine);
     if (!verdict.ok) return verdict.reason;
     if (!existsSync(need.script)) return `${need.script} does not exist on this machine`;
+    // A symbolic link inside an allowed directory must not lead outside them.
+    const real = realpathSync(need.script);
+    const dirs = this.#options.machine.allowedscripts.map((dir) => (existsSync(dir) ? realpathSync(dir) : dir));
+    if (!isAllowedScript(real, dirs)) return `${need.script} leads to ${real}, outside allowedscripts`;
     for (const protocol of PROTOCOLS) {
       const port = need.ports[protocol];
       if (port !== undefined && !(await this.#dae.portAvailable(port, this.#options.machine.address))) {

@@ -9,8 +9,8 @@ const service = (name: string, epoch: number): Service => ({
   instancename: name, machine: { id: 'm1', address: '127.0.0.2' }, pid: 4242, ports: { tcp: 15000 }, since: new Date().toISOString(), epoch,
 });
 
-// Resolves with the first change `matches` accepts (changes arrive in order).
-function nextChange(registry: Registry, matches: (change: RegistryChange) => boolean): Promise<RegistryChange> {
+/** Resolves with the first change `matches` accepts (changes arrive in order). */
+export function nextChange(registry: Registry, matches: (change: RegistryChange) => boolean): Promise<RegistryChange> {
   return new Promise((resolve) => {
     const stop = registry.watch((change) => {
       if (!matches(change)) return;

@@ -143,7 +143,7 @@ describe('the LAN through the CLI', () => {
       fails(lan, 1, /^dae: ERR_BAD_ARGS: ports\.smtp: the protocols are tcp, http and ws\n$/, 'need', 'add', 'x', script, '--port', 'smtp=25'),
       fails(lan, 1, /^dae: ERR_BAD_ARGS: ports\.tcp must be a port from 1 to 65535, got 70000\n$/, 'need', 'add', 'x', script, '--port', 'tcp=70000'),
       fails(lan, 1, /^dae: ERR_BAD_ARGS: pin must be an address or an IPv4 CIDR/, 'need', 'add', 'x', script, '--pin', '10.0.0.0/99'),
-      fails(lan, 1, /^dae: ERR_BAD_ARGS: timeout must be a whole number of ms >= 100/, 'need', 'add', 'x', script, '--timeout', '5'),
+      fails(lan, 1, /^dae: ERR_BAD_ARGS: timeout must be a whole number of ms from 100 to 86400000, got 5/, 'need', 'add', 'x', script, '--timeout', '5'),
       fails(lan, 1, /^dae: ERR_BAD_ARGS: name must be /, 'need', 'add', 'a:b', script),
       fails(lan, 1, /^dae: ERR_BAD_ARGS: env must map NAME to string \(no DAE\* names\)/, 'need', 'add', 'x', script, '--env', 'DAE_HOST=0.0.0.0'),
       fails(lan, 1, /^dae: ERR_NEED_EXISTS: /, 'need', 'add', 'kv', script),

@@ -11,7 +11,7 @@ import type { EtcdRegistry, EtcdRegistryOptions } from '../../src/lan/etcd.js';
 import { checkNeed, type Service } from '../../src/lan/records.js';
 import type { MachineLease, MachineRecord, Registry, RegistryChange } from '../../src/lan/registry.js';
 import { freePorts, startEtcd, type EtcdMember } from '../helpers/etcd.js';
-import { registryConformance } from '../helpers/registry-conformance.js';
+import { nextChange, registryConformance } from '../helpers/registry-conformance.js';
 
 /** How long a child process may take to exit after closing its registry. */
 const EXIT_DEADLINE_MS = 3_000;
@@ -44,22 +44,11 @@ async function open(options: EtcdRegistryOptions): Promise<EtcdRegistry> {
 
 registryConformance('etcd', () => open({ endpoints: [shared.endpoint], prefix: freshPrefix() }));
 
-const need = (name: string) => checkNeed({ instancename: name, script: '/srv/daemons/kv.js' });
+const need = (name: string) => checkNeed({ instancename: name, script: '/srv/daemons/kv.js' }, 0);
 const machine = (id: string): MachineRecord => ({ id, address: '127.0.0.2', allowedscripts: ['/srv'] });
 const service = (name: string, machineId: string, epoch: number): Service => ({
   instancename: name, machine: { id: machineId, address: '127.0.0.2' }, pid: 4242, ports: { tcp: 15000 }, since: new Date().toISOString(), epoch,
 });
-
-// Resolves with the first change `matches` accepts.
-function nextChange(registry: Registry, matches: (change: RegistryChange) => boolean): Promise<RegistryChange> {
-  return new Promise((resolve) => {
-    const stop = registry.watch((change) => {
-      if (!matches(change)) return;
-      stop();
-      resolve(change);
-    });
-  });
-}
 
 const is = (kind: RegistryChange['kind'], name: string, deleted: boolean) => (change: RegistryChange) =>
   change.kind === kind && change.name === name && change.deleted === deleted;

@@ -13,6 +13,9 @@ test('Host: loopback names pass, with or without a port; others only when config
   assert.equal(isAllowedHost('box.lan:16000', ['box.lan']), true);
   assert.equal(isAllowedHost('Box.LAN', ['box.lan']), true);
   assert.equal(isAllowedHost('other.lan', ['box.lan']), false);
+  // `*`: every name (a LAN manager bound beyond loopback, reached by machines under any of its names).
+  assert.equal(isAllowedHost('10.0.0.5:23552', ['*']), true);
+  assert.equal(isAllowedHost(undefined, ['*']), false);
 });
 
 test('Origin: absent passes; present only when allowed', () => {
