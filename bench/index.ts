@@ -1,10 +1,12 @@
 // Runs every benchmark suite (or those named on the command line) and prints each table, then a summary.
 // `--check` makes the exit code 1 when a figure misses its target. Environment: `BENCH_ROUNDS` (rounds per
 // figure), `BENCH_AGGREGATE` (`best` or `median` of them), `BENCH_CPU_PROF=dir` (server children write
-// CPU profiles there); the rounds and aggregate settings apply to common-tcp and doors (supervisor has fixed counts).
+// CPU profiles there); the rounds and aggregate settings apply to common-tcp and doors (supervisor and lan have fixed
+// counts).
 import { runCommonTcp } from './common-tcp.js';
 import { runSupervisor } from './supervisor.js';
 import { runDoors } from './doors.js';
+import { runLan } from './lan.js';
 import { formatSuite, verdict, type SuiteResult } from './lib/report.js';
 
 interface Suite {
@@ -29,6 +31,7 @@ const suites: readonly Suite[] = [
   { name: 'common-tcp', run: () => runCommonTcp({ log, serverExecArgv, ...(rounds === undefined ? {} : { rounds }), ...(how === undefined ? {} : { aggregate: how }) }) },
   { name: 'supervisor', run: () => runSupervisor({ log }) },
   { name: 'doors', run: () => runDoors({ log, serverExecArgv, ...(rounds === undefined ? {} : { rounds }), ...(how === undefined ? {} : { aggregate: how }) }) },
+  { name: 'lan', run: () => runLan({ log }) },
 ];
 
 const unknown = wanted.filter((name) => !suites.some((suite) => suite.name === name));

@@ -25,6 +25,21 @@ export function rssPartsMiB(pid: number): { anon: number; file: number } {
   }
 }
 
+/** Clock ticks per second of /proc/<pid>/stat times (`getconf CLK_TCK`: 100 on Linux). */
+const CLOCK_TICKS = 100;
+
+/** CPU time (user + system, ms, 10 ms steps) `pid` has used so far, from /proc/<pid>/stat; NaN when it is gone. */
+export function cpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // After the command name: state is field 3, utime and stime are fields 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
+}
+
 /** The parent pid of `pid`, or null when it is gone. */
 export function parentPid(pid: number): number | null {
   try {

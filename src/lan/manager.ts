@@ -473,16 +473,22 @@ export class LanManager extends Daemon {
     }
   }
 
+  // What machines follow: every need, and the ids of the machines registered (to tell how busy each one is).
+  async #picture(): Promise<[Need[], string[]]> {
+    const [needs, machines] = await Promise.all([this.needs(), this.registry.listMachines()]);
+    return [needs, machines.map((machine) => machine.id).sort()];
+  }
+
   async #pushAll(): Promise<void> {
-    const needs = await this.needs();
-    const text = JSON.stringify(needs);
+    const picture = await this.#picture();
+    const text = JSON.stringify(picture);
     if (text === this.#lastPushed) return;
     this.#lastPushed = text;
-    for (const guest of this.#sessions.keys()) guest.push('lan.needs', needs);
+    for (const guest of this.#sessions.keys()) guest.push('lan.needs', ...picture);
   }
 
   #pushTo(guest: Guest): void {
     if (!this.#sessions.has(guest)) return;
-    this.needs().then((needs) => guest.push('lan.needs', needs), (error: unknown) => this.#log(`cannot list needs: ${(error as Error).message}`));
+    this.#picture().then((picture) => guest.push('lan.needs', ...picture), (error: unknown) => this.#log(`cannot list needs: ${(error as Error).message}`));
   }
 }

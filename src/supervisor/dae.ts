@@ -72,6 +72,8 @@ export class Dae extends Daemon {
     this.paths = homePaths(options.home);
     this.#writer = new SerialWriter(this.paths.state);
     this.#echo = options.echo === true;
+    // Each install in flight waits for its daemon's status: dozens at once are normal.
+    this.setMaxListeners(0);
   }
 
   commands = {

@@ -1,5 +1,6 @@
 // A machine manager's link to its LAN managers: register, follow the needs, claim what this machine can serve,
 // run it through the normal install path, report it, and report its exit. Stale copies are stopped.
+import { setMaxListeners } from 'node:events';
 import { existsSync, realpathSync } from 'node:fs';
 import { Client } from '../client/client.js';
 import { DaeError } from '../errors.js';
@@ -14,7 +15,7 @@ import { PROTOCOLS } from './config.js';
 
 const debug = createDebug('lan-link');
 
-/** Each daemon this machine already runs for the LAN delays its next claim this long (ms): load spreads. */
+/** Each daemon this machine runs beyond the least busy machine's count delays its next claim this long (ms). */
 const CLAIM_STAGGER_MS = 15;
 const RECONNECT_MAX_MS = 2000;
 const CALL_TIMEOUT_MS = 10_000;
@@ -58,7 +59,12 @@ function shuffled<T>(items: readonly T[]): T[] {
 export class LanLink {
   readonly #dae: Dae;
   readonly #options: LanLinkOptions;
-  readonly #abort = new AbortController();
+  readonly #abort = (() => {
+    const controller = new AbortController();
+    // Every staggered claim waits on it: many listeners are expected.
+    setMaxListeners(0, controller.signal);
+    return controller;
+  })();
   /** The registered connection, through which claims and reports go. */
   #client: Client | null = null;
   /** The connection being set up or in use: `stop()` ends it wherever it is. */
@@ -73,6 +79,8 @@ export class LanLink {
   /** What was declined, so a refusal is said once per need as it stands. */
   readonly #declined = new Map<string, string>();
   #latest: Need[] = [];
+  /** The machines registered with the LAN, as last heard. */
+  #machines: string[] = [];
   /** A copy was stopped: look at the needs again once the work in hand is done (this machine may take one back). */
   #rescan = false;
   readonly #onStatus = (event: StatusEvent): void => this.#statusChanged(event);
@@ -130,7 +138,7 @@ export class LanLink {
     try {
       if (this.#abort.signal.aborted) return;
       client.on('push', (name: string, args: unknown[]) => {
-        if (name === 'lan.needs' && Array.isArray(args[0])) this.#needs(args[0] as Need[]);
+        if (name === 'lan.needs' && Array.isArray(args[0])) this.#needs(args[0] as Need[], Array.isArray(args[1]) ? (args[1] as string[]) : []);
       });
       await client.call('auth', this.#options.token);
       const running = this.#dae.list().filter(isLan).map((entry) => ({
@@ -160,8 +168,9 @@ export class LanLink {
   }
 
   // The needs as they stand: stop copies whose claim moved on, report online ones, claim what is free.
-  #needs(needs: Need[]): void {
+  #needs(needs: Need[], machines: string[] = this.#machines): void {
     this.#latest = needs;
+    this.#machines = machines;
     const byName = new Map(needs.map((need) => [need.instancename, need]));
     const me = this.#options.machine.id;
     const local = new Map(this.#dae.list().map((entry) => [entry.name, entry]));
@@ -174,7 +183,11 @@ export class LanLink {
       else if (need.status === 'claimed' && entry.status === 'online') void this.#guard(entry.name, () => this.#report(entry));
       else if (entry.status === 'stopped' || entry.status === 'errored') void this.#guard(entry.name, () => this.#down(entry, entry.reason));
     }
+    // Load spreads: the least busy machine claims at once, busier ones a little later (the claims tell who holds what).
     let load = [...local.values()].filter(isLan).length + this.#busy.size;
+    const held = new Map<string, number>(machines.filter((id) => id !== me).map((id) => [id, 0]));
+    for (const need of needs) if (need.claim !== null && need.claim.machine !== me) held.set(need.claim.machine, (held.get(need.claim.machine) ?? 0) + 1);
+    const least = Math.min(load, ...held.values());
     // Machines look at the free needs in different orders, so a burst of needs spreads instead of racing.
     for (const need of shuffled(needs)) {
       if (need.status !== 'unsatisfied' || this.#busy.has(need.instancename)) continue;
@@ -182,7 +195,7 @@ export class LanLink {
         if (!isLan(local.get(need.instancename)!)) void this.#decline(need, `a daemon named ${need.instancename} is installed here by hand`);
         continue;
       }
-      const delay = load++ * CLAIM_STAGGER_MS;
+      const delay = (load++ - least) * CLAIM_STAGGER_MS;
       void this.#guard(need.instancename, () => this.#take(need, delay));
     }
   }
@@ -201,7 +214,7 @@ export class LanLink {
       this.#busy.delete(name);
       if (this.#rescan && !this.#abort.signal.aborted) {
         this.#rescan = false;
-        setImmediate(() => this.#needs(this.#latest));
+        setImmediate(() => this.#needs(this.#latest, this.#machines));
       }
     }
   }
