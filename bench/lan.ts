@@ -38,8 +38,6 @@ const WHOIS_TIMEOUT_MS = 2000;
 const WHOIS_ATTEMPTS = 5;
 const TARGET_RATIO = 1.5;
 const TARGET_LOSS_MS = 3000;
-/** lan-link's CLAIM_STAGGER_MS: each LAN daemon a machine runs delays its next claim this long. */
-const CLAIM_STAGGER_MS = 15;
 
 type Backend = 'embedded' | 'etcd';
 
@@ -534,21 +532,18 @@ async function runBackend(backend: Backend, local: Dae, needs: number, dir: stri
     const seqCalls = snapshot(lan.calls);
     const seq: Reached[] = [];
     const localSeq: LocalInstall[] = [];
-    const heldByWinner: number[] = [];
     for (let i = 0; i < needs; i++) {
       const lanFirst = i % 2 === 1;
       if (!lanFirst) localSeq.push(await localInstall(local, `local-${pad(i)}`));
       const reached = await addAndReach(lan, `seq-${pad(i)}`);
-      heldByWinner.push(seq.filter((item) => item.service.machine.id === reached.service.machine.id).length);
       seq.push(reached);
       if (lanFirst) localSeq.push(await localInstall(local, `local-${pad(i)}`));
     }
     const seqCallsText = describeCalls(lan.calls, seqCalls, needs);
     const seqManager = managerEvents(lan.log, seqWall);
     const seqSteps = steps(seq, await needsByName(lan.registry), machineEvents(homes(), seqWall), seqManager);
-    const stagger = heldByWinner.map((n) => n * CLAIM_STAGGER_MS);
     const spread = (items: readonly Reached[]): string => lan.machines.map((m) => `${m.address} ${items.filter((r) => r.service.machine.id === m.id).length}`).join(', ');
-    notes.push(`${backend} one at a time, medians (ms): ${describeSteps(seqSteps)}; of add→claim, the winner's claim stagger (${CLAIM_STAGGER_MS} ms × LAN daemons it ran) median ${med(stagger)}, max ${formatNumber(Math.max(...stagger))}, the rest (push, claim call) median ${med(seqSteps.addToClaim.map((v, i) => v - stagger[i]!))}; ${repeats(seqManager)}; placed ${spread(seq)}; registry calls by the LAN manager per need ${seqCallsText}`);
+    notes.push(`${backend} one at a time, medians (ms): ${describeSteps(seqSteps)}; ${repeats(seqManager)}; placed ${spread(seq)}; registry calls by the LAN manager per need ${seqCallsText}`);
     notes.push(`${backend} local installs one at a time, medians (ms): install() → online ${formatNumber(median(localSeq.map((l) => l.online - l.start)))} · → whois ${formatNumber(median(localSeq.map((l) => l.reachable - l.online)))}`);
     await Promise.all(localSeq.map((_, i) => local.uninstall(`local-${pad(i)}`)));
     await removeAll(lan, seq.map((item) => item.name));
