@@ -19,6 +19,7 @@ export class EmbeddedRegistry implements Registry {
   readonly #leases = new Map<string, Lease>();
   readonly #events = new EventEmitter();
   readonly #writer: SerialWriter | null;
+  readonly #keys = new Map<string, string>();
   #version = 0;
 
   /** `file`: where needs are persisted (none = in memory only). */
@@ -33,6 +34,7 @@ export class EmbeddedRegistry implements Registry {
       }
       if (!Array.isArray((saved as { needs?: unknown }).needs)) throw new DaeError('ERR_BAD_STATE', `${file} holds no needs list`);
       for (const need of (saved as { needs: Need[] }).needs) this.#needs.set(need.instancename, { value: need, version: ++this.#version });
+      for (const [id, digest] of Object.entries((saved as { keys?: Record<string, string> }).keys ?? {})) this.#keys.set(id, digest);
     }
   }
 
@@ -107,6 +109,17 @@ export class EmbeddedRegistry implements Registry {
     return [...this.#leases.values()].map((lease) => structuredClone(lease.machine));
   }
 
+  async machineKey(id: string): Promise<string | null> {
+    return this.#keys.get(id) ?? null;
+  }
+
+  async setMachineKey(id: string, digest: string): Promise<boolean> {
+    if (this.#keys.has(id)) return false;
+    this.#keys.set(id, digest);
+    await this.#save();
+    return true;
+  }
+
   async putService(lease: MachineLease, service: Service): Promise<void> {
     const ours = this.#leases.get(lease.machine.id);
     if (ours === undefined || ours !== lease) throw new DaeError('ERR_NOT_RUNNING', `the registration of machine ${lease.machine.id} has lapsed`);
@@ -140,11 +153,14 @@ export class EmbeddedRegistry implements Registry {
 
   // Needs are durable before anyone hears of the change.
   async #changed(change: RegistryChange): Promise<void> {
-    if (this.#writer !== null) {
-      const needs = [...this.#needs.values()].map((entry) => entry.value);
-      await this.#writer.write(`${JSON.stringify({ version: 1, needs }, null, 2)}\n`);
-    }
+    await this.#save();
     this.#emit(change);
+  }
+
+  async #save(): Promise<void> {
+    if (this.#writer === null) return;
+    const needs = [...this.#needs.values()].map((entry) => entry.value);
+    await this.#writer.write(`${JSON.stringify({ version: 1, needs, keys: Object.fromEntries(this.#keys) }, null, 2)}\n`);
   }
 
   #emit(change: RegistryChange): void {

@@ -27,6 +27,8 @@ const GRPC_KEEPALIVE_TIMEOUT_MS = 5_000;
 
 const DIRS = { need: 'needs/', service: 'services/', machine: 'machines/' } as const;
 type Kind = keyof typeof DIRS;
+/** Machine key digests: not a kind of change anyone watches. */
+const KEYS_DIR = 'machinekeys/';
 
 export interface EtcdRegistryOptions {
   /** Client URLs of the etcd members, `http://host:port`. */
@@ -420,6 +422,20 @@ export class EtcdRegistry implements Registry {
 
   #check(): void {
     if (this.#closed) throw closed();
+  }
+
+  async machineKey(id: string): Promise<string | null> {
+    this.#check();
+    const [kv] = await this.#etcd.range(Buffer.from(`${this.#prefix}${KEYS_DIR}${id}`), false);
+    return kv === undefined ? null : kv.value.toString();
+  }
+
+  async setMachineKey(id: string, digest: string): Promise<boolean> {
+    this.#check();
+    const key = Buffer.from(`${this.#prefix}${KEYS_DIR}${id}`);
+    const result = await this.#etcd.txn(`record the key of machine ${id}`,
+      [{ key, target: 'Create', result: 'Equal', create_revision: 0 }], [{ request_put: { key, value: Buffer.from(digest) } }]);
+    return result.succeeded;
   }
 
   async createNeed(need: Need): Promise<boolean> {

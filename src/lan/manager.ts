@@ -1,5 +1,6 @@
 // `LanManager`: the registry of needs and services for a LAN. Machine managers register, follow the needs, claim
 // them, and report what they run; the LAN manager checks every report itself before a need counts as satisfied.
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { Daemon } from '../daemon/daemon.js';
 import type { Guest } from '../daemon/session.js';
@@ -98,16 +99,17 @@ function bad(message: string): DaeError {
   return new DaeError('ERR_BAD_ARGS', message);
 }
 
-function checkMachine(input: unknown): MachineRecord & { running: RunningCopy[] } {
-  if (!isObject(input)) throw bad('register takes {id, address, allowedscripts, running}');
-  const { id, address, allowedscripts, running = [] } = input;
+function checkMachine(input: unknown): MachineRecord & { running: RunningCopy[]; key: string } {
+  if (!isObject(input)) throw bad('register takes {id, key, address, allowedscripts, running}');
+  const { id, key, address, allowedscripts, running = [] } = input;
+  if (typeof key !== 'string' || key.length < 32 || key.length > 256) throw bad('key must be the machine\'s secret key, 32 to 256 characters');
   if (typeof id !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(id)) throw bad(`machine id must be 1-64 of A-Z a-z 0-9 . _ -, got ${JSON.stringify(id)}`);
   if (typeof address !== 'string' || address === '' || address.length > 253 || /\s/.test(address)) throw bad(`address must be a host name or IP, got ${JSON.stringify(address)}`);
   if (!Array.isArray(allowedscripts) || !allowedscripts.every((dir) => typeof dir === 'string' && dir.startsWith('/'))) {
     throw bad(`allowedscripts must be a list of absolute directories, got ${JSON.stringify(allowedscripts)}`);
   }
   if (!Array.isArray(running)) throw bad('running must be a list');
-  return { id, address, allowedscripts: allowedscripts as string[], running: running.map(checkCopy) };
+  return { id, key, address, allowedscripts: allowedscripts as string[], running: running.map(checkCopy) };
 }
 
 function checkCopy(input: unknown): RunningCopy {
@@ -254,11 +256,12 @@ export class LanManager extends Daemon {
 
   // A machine (re)joins: it is told which of the copies it still runs hold their claim; it stops the rest.
   async #register(guest: Guest, input: unknown): Promise<{ ttl: number; keep: string[]; stop: string[] }> {
-    const { running, ...record } = checkMachine(input);
+    const { running, key, ...record } = checkMachine(input);
     if (this.#registering.has(guest) || this.#sessions.has(guest)) throw new DaeError('ERR_CONFLICT', 'this connection has registered already');
     this.#registering.add(guest);
     let lease: MachineLease;
     try {
+      await this.#checkMachineKey(record.id, key);
       lease = await this.registry.registerMachine(record, this.#options.machineTtl);
     } finally {
       this.#registering.delete(guest);
@@ -296,6 +299,15 @@ export class LanManager extends Daemon {
     this.#log(`machine ${record.id} registered from ${record.address}: keeps ${keep.length}, stops ${stop.length}`);
     setImmediate(() => this.#pushTo(guest));
     return { ttl: this.#options.machineTtl, keep, stop };
+  }
+
+  // A machine id belongs to the key it first registered with: another token holder cannot speak for it.
+  async #checkMachineKey(id: string, key: string): Promise<void> {
+    const digest = createHash('sha256').update(key).digest('hex');
+    const known = (await this.registry.machineKey(id)) ?? ((await this.registry.setMachineKey(id, digest)) ? digest : await this.registry.machineKey(id));
+    if (known === null || !timingSafeEqual(Buffer.from(known), Buffer.from(digest))) {
+      throw new DaeError('ERR_AUTH_FAILED', `machine ${id} registered before with another key`);
+    }
   }
 
   #service(record: MachineRecord, copy: RunningCopy): Service {

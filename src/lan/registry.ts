@@ -41,6 +41,10 @@ export interface Registry {
   /** Registers a machine for `ttl` ms, renewed by `keepAlive`. */
   registerMachine(machine: MachineRecord, ttl: number): Promise<MachineLease>;
   listMachines(): Promise<MachineRecord[]>;
+  /** The digest of the key a machine id first registered with (kept for good), or null for an id never seen. */
+  machineKey(id: string): Promise<string | null>;
+  /** Records the key digest of an id seen for the first time; false when one was recorded already (first wins). */
+  setMachineKey(id: string, digest: string): Promise<boolean>;
   /** Records a service under its machine's lease: it goes when the lease goes. */
   putService(lease: MachineLease, service: Service): Promise<void>;
   /** Deletes a service record only if it is still the one of `epoch`. */

@@ -9,7 +9,7 @@ import { DaeError } from '../errors.js';
 import { createDebug } from '../debug.js';
 import { checkConfig, PROTOCOLS, type DaeConfig, type Protocol } from './config.js';
 import { SerialWriter } from './atomic.js';
-import { acquireLock, homePaths, loadMachineId, loadToken, prepareHome, releaseLock, type HomePaths } from './home.js';
+import { acquireLock, homePaths, loadMachineIdentity, loadToken, prepareHome, releaseLock, type HomePaths } from './home.js';
 import { LanLink } from './lan-link.js';
 import { logPath, rotateIfLarge, tailFile } from './logs.js';
 import { Managed, type ListEntry, type StatusEvent } from './managed.js';
@@ -250,9 +250,10 @@ export class Dae extends Daemon {
     const { lanmanageraddress, lantoken, advertisedaddress, allowedscripts } = this.config;
     if (lanmanageraddress === null || lantoken === null) return;
     const addresses = Array.isArray(lanmanageraddress) ? lanmanageraddress : [lanmanageraddress];
-    const machine = { id: loadMachineId(this.paths), address: advertisedaddress, allowedscripts };
+    const { id, key } = loadMachineIdentity(this.paths);
+    const machine = { id, address: advertisedaddress, allowedscripts };
     this.#log(`machine manager ${machine.id} (${advertisedaddress}) of the LAN at ${addresses.join(', ')}`);
-    this.#lan = new LanLink(this, { addresses, token: lantoken, machine, log: (line) => this.#log(line) });
+    this.#lan = new LanLink(this, { addresses, token: lantoken, key, machine, log: (line) => this.#log(line) });
     this.#lan.start();
   }
 

@@ -21,6 +21,8 @@ export interface HomePaths {
   portFile: string;
   /** This machine's id among the LAN's machine managers. */
   machineId: string;
+  /** The secret that proves this machine's id to the LAN managers (0600). */
+  machineKey: string;
 }
 
 /** The home: `DAE_HOME`, else `~/.dae`. */
@@ -37,6 +39,7 @@ export function homePaths(root = process.env.DAE_HOME || join(homedir(), '.dae')
     socket: join(abs, 'run', 'dae.sock'),
     portFile: join(abs, 'run', 'dae.port'),
     machineId: join(abs, 'machine-id'),
+    machineKey: join(abs, 'machine-key'),
   };
 }
 
@@ -67,9 +70,12 @@ export function loadToken(paths: HomePaths): string {
   return loadOrCreate(paths.token, 32, () => randomBytes(32).toString('hex'));
 }
 
-/** This machine's id for the LAN, made once and kept in the home. */
-export function loadMachineId(paths: HomePaths): string {
-  return loadOrCreate(paths.machineId, 8, () => `m-${randomBytes(6).toString('hex')}`);
+/** This machine's id for the LAN and the key that proves it, made once and kept in the home. */
+export function loadMachineIdentity(paths: HomePaths): { id: string; key: string } {
+  return {
+    id: loadOrCreate(paths.machineId, 8, () => `m-${randomBytes(6).toString('hex')}`),
+    key: loadOrCreate(paths.machineKey, 32, () => randomBytes(32).toString('hex')),
+  };
 }
 
 function readPid(path: string): number | null {

@@ -24,6 +24,8 @@ export interface LanLinkOptions {
   /** `host:port` of each LAN manager's WebSocket door. */
   addresses: string[];
   token: string;
+  /** Proves `machine.id`: the LAN manager keeps the id for the key it first registered with. */
+  key: string;
   machine: MachineRecord;
   log: (line: string) => void;
 }
@@ -144,7 +146,7 @@ export class LanLink {
       const running = this.#dae.list().filter(isLan).map((entry) => ({
         instancename: entry.name, epoch: entry.lan.epoch, pid: entry.pid, ports: entry.ports, since: this.#since(entry.name),
       }));
-      const answer = (await client.call('register', { ...this.#options.machine, running })) as { ttl: number; keep: string[]; stop: string[] };
+      const answer = (await client.call('register', { ...this.#options.machine, key: this.#options.key, running })) as { ttl: number; keep: string[]; stop: string[] };
       this.#client = client;
       this.#options.log(`LAN: machine ${this.#options.machine.id} registered with ${address} (keeps ${answer.keep.length}, stops ${answer.stop.length})`);
       for (const name of answer.stop) void this.#release(name, 'placed elsewhere while this machine was away');

@@ -88,6 +88,17 @@ export function registryConformance(backend: string, open: () => Promise<Registr
       await assert.rejects(short.keepAlive());
     });
 
+    test('a machine key: the first recorded stays, for good', async () => {
+      const registry = await fresh();
+      assert.equal(await registry.machineKey('m1'), null);
+      const results = await Promise.all([registry.setMachineKey('m1', 'digest-a'), registry.setMachineKey('m1', 'digest-b')]);
+      assert.deepEqual(results.filter(Boolean), [true]);
+      const kept = await registry.machineKey('m1');
+      assert.equal(kept, results[0] ? 'digest-a' : 'digest-b');
+      assert.equal(await registry.setMachineKey('m1', 'digest-c'), false);
+      assert.equal(await registry.machineKey('m1'), kept);
+    });
+
     test('watchers see need changes in order', async () => {
       const registry = await fresh();
       const seen: RegistryChange[] = [];
