@@ -9,7 +9,7 @@ export const ERRORS = {
   ERR_IDLE_TIMEOUT: 'nothing arrived within the idle timeout; the connection is closed',
   ERR_TOO_MANY_CONNECTIONS: 'the daemon is at its connection limit; the connection is closed',
   ERR_AUTH_REQUIRED: 'a protected command before a successful `auth`',
-  ERR_AUTH_FAILED: 'a wrong token, or no token configured',
+  ERR_AUTH_FAILED: 'a wrong token, or no token configured; a machine key other than the one its id registered with',
   ERR_SHUTTING_DOWN: 'the daemon is stopping and takes no new commands',
   ERR_TIMEOUT: 'a call got no reply within its timeout (client side)',
   ERR_CONNECTION_FAILED: 'a connection could not be opened (client side)',
@@ -34,8 +34,8 @@ export const ERRORS = {
   ERR_NEED_EXISTS: 'a need of that name is already registered',
   ERR_CONFLICT: 'someone else changed the record first (a claim lost its race, or the claim is no longer yours)',
   ERR_UNREACHABLE: 'the LAN manager could not reach the reported service (`whois` did not answer the expected name and pid)',
-  ERR_NOT_REGISTERED: 'a machine command before `register`, or after the registration lapsed',
-  ERR_PLACEMENT: 'this machine may not run the need (pin, `allowedscripts` or a named port; the message says which)',
+  ERR_NOT_REGISTERED: 'a machine command on a connection that has not registered',
+  ERR_PLACEMENT: 'the need may not run there (pin, `allowedscripts`, code-loading env; the message says which), or a daemon the LAN placed was to be started by hand',
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -80,7 +80,7 @@ export function addLanCommands(program: Command): void {
     .option('--env <KEY=VALUE>', 'environment variable (repeatable)', keyValue, {})
     .option('--port <protocol=port>', 'a port the daemon must get, like tcp=15000 (repeatable)', collect, [])
     .option('--pin <address|cidr>', 'run only on the machine advertising this address, or inside this IPv4 CIDR')
-    .option('--timeout <ms>', 'a claim not satisfied within this is released', whole)
+    .option('--timeout <ms>', 'a claim not reachable within this counts as a failed start (restart policy)', whole)
     .action(async (instancename: string, script: string, args: string[], o: NeedAddOptions) => {
       const input = { instancename, script: resolve(script), args, env: o.env, ports: ports(o.port), pin: o.pin, timeout: o.timeout };
       const added = (await callLan(o, 'need.add', input)) as Need;

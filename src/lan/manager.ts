@@ -67,7 +67,7 @@ function isTransient(error: unknown, attempt: number): boolean {
 }
 
 /** What a machine runs for the LAN, as it tells on `register`. */
-export interface RunningCopy {
+interface RunningCopy {
   instancename: string;
   epoch: number;
   pid: number | null;
@@ -76,7 +76,7 @@ export interface RunningCopy {
 }
 
 /** What a machine reports when a run it placed has ended (or never came up). */
-export interface ExitReport {
+interface ExitReport {
   instancename: string;
   epoch: number;
   exitCode: number | null;
@@ -145,6 +145,7 @@ export class LanManager extends Daemon {
   /** Which connection speaks for a machine id on this LAN manager now. */
   readonly #byMachine = new Map<string, Guest>();
   readonly #registering = new Set<Guest>();
+  readonly #graceTimers = new Set<NodeJS.Timeout>();
   readonly #log: (line: string) => void;
   #unwatch: (() => void) | null = null;
   #startedAt = 0;
@@ -168,7 +169,7 @@ export class LanManager extends Daemon {
       lostGrace: options.lostGrace ?? LAN_DEFAULTS.lostGrace,
       reachTimeout: options.reachTimeout ?? LAN_DEFAULTS.reachTimeout,
       startupGrace: options.startupGrace ?? 2 * machineTtl + 1000,
-      policy: { ...DEFAULT_POLICY, ...options.policy, mode: 'always' },
+      policy: { ...DEFAULT_POLICY, ...options.policy },
     };
     this.#log = options.log ?? (() => undefined);
     this.#control = options.control;
@@ -201,6 +202,7 @@ export class LanManager extends Daemon {
     this.#unwatch?.();
     await this.#sweeping;
     if (this.#wake) clearTimeout(this.#wake);
+    for (const timer of this.#graceTimers) clearTimeout(timer);
     await super.stop();
   }
 
@@ -260,6 +262,8 @@ export class LanManager extends Daemon {
     if (this.#registering.has(guest) || this.#sessions.has(guest)) throw new DaeError('ERR_CONFLICT', 'this connection has registered already');
     this.#registering.add(guest);
     let lease: MachineLease;
+    // Read before the lease starts to run: a slow store cannot make the registration lapse before it is answered.
+    const needs = new Map((await this.registry.listNeeds()).map(({ value }) => [value.instancename, value]));
     try {
       await this.#checkMachineKey(record.id, key);
       lease = await this.registry.registerMachine(record, this.#options.machineTtl);
@@ -278,24 +282,26 @@ export class LanManager extends Daemon {
     const keep: string[] = [];
     const stop: string[] = [];
     for (const copy of running) {
-      const entry = await this.registry.getNeed(copy.instancename);
-      if (entry === null || !holdsClaim(entry.value, record.id, copy.epoch)) {
+      const need = needs.get(copy.instancename);
+      if (need === undefined || !holdsClaim(need, record.id, copy.epoch)) {
         stop.push(copy.instancename);
         continue;
       }
       keep.push(copy.instancename);
-      if (entry.value.status === 'satisfied' && copy.pid !== null && copy.ports.tcp !== undefined) {
+      // Trusted as announced: it was checked reachable when it was reported, and has not exited since.
+      if (need.status === 'satisfied' && copy.pid !== null && copy.ports.tcp !== undefined) {
         await this.registry.putService(lease, this.#service(record, copy));
       }
     }
     // Claims this machine holds but no longer runs (a copy that ended while it was away): back to needs.
     const runs = new Set(running.map((copy) => copy.instancename));
-    for (const { value } of await this.registry.listNeeds()) {
-      if (value.claim?.machine !== record.id || runs.has(value.instancename)) continue;
-      const epoch = value.claim.epoch;
-      const released = await this.#mutate(value.instancename, (need) => (holdsClaim(need, record.id, epoch) ? releaseNeed(need, `machine ${record.id} no longer runs it`) : null));
-      if (released !== null) await this.registry.deleteService(value.instancename, epoch);
+    for (const need of needs.values()) {
+      if (need.claim?.machine !== record.id || runs.has(need.instancename)) continue;
+      const epoch = need.claim.epoch;
+      const released = await this.#mutate(need.instancename, (now) => (holdsClaim(now, record.id, epoch) ? releaseNeed(now, `machine ${record.id} no longer runs it`) : null));
+      if (released !== null) await this.registry.deleteService(need.instancename, epoch);
     }
+    await lease.keepAlive().catch(() => undefined);
     this.#log(`machine ${record.id} registered from ${record.address}: keeps ${keep.length}, stops ${stop.length}`);
     setImmediate(() => this.#pushTo(guest));
     return { ttl: this.#options.machineTtl, keep, stop };
@@ -323,11 +329,13 @@ export class LanManager extends Daemon {
     if (this.#byMachine.get(session.record.id) !== guest) return;
     this.#byMachine.delete(session.record.id);
     if (this.#stopping) return;
-    setTimeout(() => {
+    const timer = setTimeout(() => {
+      this.#graceTimers.delete(timer);
       if (this.#byMachine.has(session.record.id)) return;
       this.#log(`machine ${session.record.id}: connection lost and not back within ${this.#options.lostGrace} ms`);
       session.lease.revoke().catch((error: unknown) => this.#log(`revoking machine ${session.record.id}: ${(error as Error).message}`));
-    }, this.#options.lostGrace).unref();
+    }, this.#options.lostGrace);
+    this.#graceTimers.add(timer);
   }
 
   // Only a lapsed registration fails a heartbeat; a store that cannot be reached for a moment does not.
@@ -373,8 +381,9 @@ export class LanManager extends Daemon {
       await this.#decline(guest, name, verdict.reason);
       throw new DaeError('ERR_PLACEMENT', verdict.reason);
     }
-    const next = claimNeed(need, record.id, Date.now());
-    if (!(await this.registry.updateNeed(name, entry.version, next))) throw new DaeError('ERR_CONFLICT', `need ${name} was claimed by another machine first`);
+    // Compare-and-set (retried when the store did not answer): of racing machines exactly one gets the claim.
+    const next = await this.#mutate(name, (current) => (isClaimable(current, Date.now()) && canServe(current, record).ok ? claimNeed(current, record.id, Date.now()) : null));
+    if (next === null) throw new DaeError('ERR_CONFLICT', `need ${name} was claimed by another machine first`);
     debug('%s claimed %s (epoch %d)', record.id, name, next.epoch);
     return { instancename: name, epoch: next.epoch, need: next };
   }

@@ -199,7 +199,7 @@ export class Dae extends Daemon {
   }
 
   /** True when `port` is leased to no daemon here and can be bound on `host` now. */
-  async portAvailable(port: number, host: string = this.config.host): Promise<boolean> {
+  async portAvailable(port: number, host: string): Promise<boolean> {
     for (const managed of this.#managed.values()) if (Object.values(managed.spec.leases).includes(port)) return false;
     return canBind(host, port);
   }
@@ -240,11 +240,6 @@ export class Dae extends Daemon {
     return this.#startAndSettle(managed);
   }
 
-  /** The LAN link of a machine manager (null when standalone). */
-  get lan(): LanLink | null {
-    return this.#lan;
-  }
-
   // A machine manager: follow the LAN manager's needs (the config names it).
   #joinLan(): void {
     const { lanmanageraddress, lantoken, advertisedaddress, allowedscripts } = this.config;
@@ -269,10 +264,17 @@ export class Dae extends Daemon {
     });
   }
 
+  // A daemon the LAN placed is started and restarted by the LAN (a local stop hands it back to the LAN).
+  #local(name: string): Managed {
+    const managed = this.#get(name);
+    if (managed.spec.lan) throw new DaeError('ERR_PLACEMENT', `${name} runs for the LAN manager's need ${managed.spec.lan.need}: the LAN starts and restarts it (dae stop gives it back)`);
+    return managed;
+  }
+
   /** Starts an installed daemon that is stopped or errored. */
   startDaemon(name: string): Promise<ListEntry> {
     return this.#serial(name, async () => {
-      const managed = this.#get(name);
+      const managed = this.#local(name);
       managed.spec.stopped = false;
       managed.resetHistory();
       if (managed.run !== null) {
@@ -297,7 +299,7 @@ export class Dae extends Daemon {
   /** Stops (if running) and starts again; clears `errored` and the backoff. */
   restartDaemon(name: string): Promise<ListEntry> {
     return this.#serial(name, async () => {
-      const managed = this.#get(name);
+      const managed = this.#local(name);
       await managed.stop('restarting');
       managed.spec.stopped = false;
       managed.resetHistory();

@@ -92,10 +92,6 @@ export class LanLink {
     this.#options = options;
   }
 
-  get connected(): boolean {
-    return this.#client !== null;
-  }
-
   start(): void {
     for (const entry of this.#dae.list()) if (isLan(entry) && entry.status === 'online') this.#onlineAt.set(entry.name, Date.now() - entry.uptime * 1000);
     this.#dae.on('daemon-status', this.#onStatus);
@@ -115,13 +111,16 @@ export class LanLink {
   async #run(): Promise<void> {
     const { addresses } = this.#options;
     let failures = 0;
+    // The LAN manager that answered last is tried first again; a failure moves on to the next one.
+    let next = 0;
     while (!this.#abort.signal.aborted) {
-      const address = addresses[failures % addresses.length]!;
+      const address = addresses[next % addresses.length]!;
       try {
         await this.#session(address);
         failures = 0;
       } catch (error) {
         failures++;
+        next++;
         debug('LAN manager %s: %s', address, (error as Error).message);
         if (failures % addresses.length === 0) this.#options.log(`LAN manager ${addresses.join(', ')}: ${(error as Error).message}`);
       }
@@ -170,7 +169,7 @@ export class LanLink {
   }
 
   // The needs as they stand: stop copies whose claim moved on, report online ones, claim what is free.
-  #needs(needs: Need[], machines: string[] = this.#machines): void {
+  #needs(needs: Need[], machines: string[]): void {
     this.#latest = needs;
     this.#machines = machines;
     const byName = new Map(needs.map((need) => [need.instancename, need]));
@@ -295,8 +294,14 @@ export class LanLink {
     return new Date(this.#onlineAt.get(name) ?? Date.now()).toISOString();
   }
 
-  async #release(name: string, why: string): Promise<void> {
-    if (this.#releasing.has(name)) return;
+  #release(name: string, why: string): Promise<void> {
+    if (this.#releasing.has(name)) return Promise.resolve();
+    const done = this.#uninstall(name, why);
+    this.#inFlight.add(done);
+    return done.finally(() => this.#inFlight.delete(done));
+  }
+
+  async #uninstall(name: string, why: string): Promise<void> {
     this.#releasing.add(name);
     try {
       this.#options.log(`LAN: stopping ${name}: ${why}`);

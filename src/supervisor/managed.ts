@@ -127,8 +127,9 @@ export class Managed {
       DAE_SECRET: secret,
       DAE_NAME: this.spec.name,
       DAE_RUNTIME_DIR: this.#ctx.runtimeDir,
-      DAE_HOST: this.spec.host ?? this.#ctx.config.host,
     });
+    // Placed by the LAN: bind the advertised address (other daemons choose their own, loopback by default).
+    if (this.spec.host !== undefined) env.DAE_HOST = this.spec.host;
     for (const protocol of ['tcp', 'http', 'ws'] as const) {
       const port = this.spec.leases[protocol];
       if (port !== undefined) env[`DAE_${protocol.toUpperCase()}_PORT`] = String(port);

@@ -81,6 +81,9 @@ export function lanScenarios(backend: string, rigOptions: () => Promise<RigOptio
         assert.equal(placed?.lan?.need, service.instancename, 'the machine manager lists which need its daemon satisfies');
         assert.equal(placed?.pid, service.pid);
       }
+      const [one] = [...services.values()];
+      const machine = lan.machines[ADDRESSES.indexOf(one!.machine.address)]!;
+      await assert.rejects(machine.restartDaemon(one!.instancename), (error: DaeError) => error.code === 'ERR_PLACEMENT', 'the LAN restarts its daemons, not the machine');
       assert.ok(new Set([...services.values()].map((s) => s.machine.id)).size >= 2, 'placed on more than one machine');
       doubles.stop();
       assert.deepEqual(doubles.doubles, []);
