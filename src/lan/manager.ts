@@ -7,10 +7,10 @@ import type { Guest } from '../daemon/session.js';
 import { DaeError } from '../errors.js';
 import { createDebug } from '../debug.js';
 import { DEFAULT_POLICY, type ExitFacts, type RestartPolicy } from '../supervisor/policy.js';
-import { checkName } from '../supervisor/spec.js';
+import { checkName, checkPortMap } from '../supervisor/spec.js';
 import { canServe } from './placement.js';
 import { checkReachable } from './reach.js';
-import { checkNeed, type Need, type Service } from './records.js';
+import { bad, checkNeed, isObject, type Need, type Service } from './records.js';
 import type { MachineLease, MachineRecord, Registry } from './registry.js';
 import { claimNeed, failNeed, holdsClaim, isClaimable, releaseNeed, satisfyNeed, sweepNeed } from './transitions.js';
 
@@ -91,14 +91,6 @@ interface MachineSession {
   lease: MachineLease;
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
-function bad(message: string): DaeError {
-  return new DaeError('ERR_BAD_ARGS', message);
-}
-
 function checkMachine(input: unknown): MachineRecord & { running: RunningCopy[]; key: string } {
   if (!isObject(input)) throw bad('register takes {id, key, address, allowedscripts, running}');
   const { id, key, address, allowedscripts, running = [] } = input;
@@ -118,10 +110,7 @@ function checkCopy(input: unknown): RunningCopy {
   checkName(instancename);
   if (typeof epoch !== 'number' || !Number.isInteger(epoch) || epoch < 1) throw bad(`epoch must be a whole number >= 1, got ${JSON.stringify(epoch)}`);
   if (pid !== null && (typeof pid !== 'number' || !Number.isInteger(pid) || pid < 1)) throw bad(`pid must be a process id, got ${JSON.stringify(pid)}`);
-  if (!isObject(ports) || !Object.values(ports).every((port) => typeof port === 'number' && Number.isInteger(port) && port > 0 && port < 65536)) {
-    throw bad(`ports must map protocol to port, got ${JSON.stringify(ports)}`);
-  }
-  return { instancename: instancename as string, epoch, pid: pid as number | null, ports: ports as Service['ports'], since: typeof input.since === 'string' ? input.since : undefined };
+  return { instancename: instancename as string, epoch, pid: pid as number | null, ports: checkPortMap(ports, 'ports'), since: typeof input.since === 'string' ? input.since : undefined };
 }
 
 function checkExit(input: unknown): ExitReport {

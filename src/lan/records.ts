@@ -3,7 +3,7 @@ import { isIPv4 } from 'node:net';
 import { DaeError } from '../errors.js';
 import type { Protocol } from '../supervisor/config.js';
 import { FRESH_HISTORY, type RestartHistory } from '../supervisor/policy.js';
-import { checkName } from '../supervisor/spec.js';
+import { checkName, checkPortMap } from '../supervisor/spec.js';
 import { codeLoadingVariable } from './placement.js';
 
 export type NeedStatus = 'unsatisfied' | 'claimed' | 'satisfied' | 'backoff' | 'errored';
@@ -51,11 +51,11 @@ export interface Service {
 const DEFAULT_NEED_TIMEOUT = 60_000;
 const MAX_NEED_TIMEOUT = 24 * 3600_000;
 
-function isObject(value: unknown): value is Record<string, unknown> {
+export function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
-function bad(message: string): DaeError {
+export function bad(message: string): DaeError {
   return new DaeError('ERR_BAD_ARGS', message);
 }
 
@@ -73,11 +73,7 @@ export function checkNeed(input: unknown, now = Date.now()): Need {
   }
   const unsafe = codeLoadingVariable(env as Record<string, string>);
   if (unsafe !== null) throw bad(`env ${unsafe} would load code from outside the machines' allowedscripts: not allowed`);
-  if (!isObject(ports)) throw bad(`ports must be an object like {"tcp": 15000}, got ${JSON.stringify(ports)}`);
-  for (const [protocol, port] of Object.entries(ports)) {
-    if (!['tcp', 'http', 'ws'].includes(protocol)) throw bad(`ports.${protocol}: the protocols are tcp, http and ws`);
-    if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) throw bad(`ports.${protocol} must be a port from 1 to 65535, got ${JSON.stringify(port)}`);
-  }
+  const checkedPorts = checkPortMap(ports, 'ports');
   if (pin !== null && (typeof pin !== 'string' || !isPin(pin))) throw bad(`pin must be an address or an IPv4 CIDR, got ${JSON.stringify(pin)}`);
   if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 100 || timeout > MAX_NEED_TIMEOUT) {
     throw bad(`timeout must be a whole number of ms from 100 to ${MAX_NEED_TIMEOUT}, got ${JSON.stringify(timeout)}`);
@@ -87,7 +83,7 @@ export function checkNeed(input: unknown, now = Date.now()): Need {
     script,
     args: args as string[],
     env: env as Record<string, string>,
-    ports: ports as Partial<Record<Protocol, number>>,
+    ports: checkedPorts,
     pin: pin as string | null,
     timeout,
     status: 'unsatisfied',

@@ -200,8 +200,14 @@ export class Dae extends Daemon {
 
   /** True when `port` is leased to no daemon here and can be bound on `host` now. */
   async portAvailable(port: number, host: string): Promise<boolean> {
-    for (const managed of this.#managed.values()) if (Object.values(managed.spec.leases).includes(port)) return false;
-    return canBind(host, port);
+    return !this.#leased().has(port) && canBind(host, port);
+  }
+
+  // Every port leased to a daemon (other than `except`), for any protocol.
+  #leased(except?: DaemonSpec): Set<number> {
+    const taken = new Set<number>();
+    for (const other of this.#managed.values()) if (other.spec !== except) for (const port of Object.values(other.spec.leases)) taken.add(port);
+    return taken;
   }
 
   async #install(name: string, script: string, options: InstallOptions, placement: { host: string; lan: LanPlacement } | null): Promise<ListEntry> {
@@ -402,8 +408,7 @@ export class Dae extends Daemon {
     const host = spec.host ?? this.config.host;
     const next = this.#leasing.then(async () => {
       // A port leased to anyone, for any protocol, is taken.
-      const taken = new Set<number>();
-      for (const other of this.#managed.values()) if (other !== this.#managed.get(spec.name)) for (const port of Object.values(other.spec.leases)) taken.add(port);
+      const taken = this.#leased(spec);
       for (const protocol of PROTOCOLS) {
         const wanted = exact[protocol];
         if (wanted === undefined) continue;

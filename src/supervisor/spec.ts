@@ -71,6 +71,18 @@ export function checkName(name: unknown): string {
   return name;
 }
 
+/** Checks `{tcp?, http?, ws?}` port numbers; `label` names the field in the error. */
+export function checkPortMap(value: unknown, label: string): Partial<Record<Protocol, number>> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new DaeError('ERR_BAD_ARGS', `${label} must be an object like {"tcp": 15000}, got ${JSON.stringify(value)}`);
+  const ports: Partial<Record<Protocol, number>> = {};
+  for (const [protocol, port] of Object.entries(value)) {
+    if (protocol !== 'tcp' && protocol !== 'http' && protocol !== 'ws') throw new DaeError('ERR_BAD_ARGS', `${label}.${protocol}: the protocols are tcp, http and ws`);
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) throw new DaeError('ERR_BAD_ARGS', `${label}.${protocol} must be a port from 1 to 65535, got ${JSON.stringify(port)}`);
+    ports[protocol] = port;
+  }
+  return ports;
+}
+
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 // Linux refuses a single argument or variable over 128 KiB (E2BIG); NUL bytes cannot be passed at all.
 const MAX_ARG = 128 * 1024;
@@ -127,17 +139,9 @@ export function checkInstallOptions(input: unknown): InstallOptions {
       case 'maxMemory':
         out[key] = whole(key, value, 0);
         break;
-      case 'ports': {
-        if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new DaeError('ERR_BAD_ARGS', `option ports must be an object like {"tcp": 15000}, got ${JSON.stringify(value)}`);
-        const ports: Partial<Record<Protocol, number>> = {};
-        for (const [protocol, port] of Object.entries(value)) {
-          if (protocol !== 'tcp' && protocol !== 'http' && protocol !== 'ws') throw new DaeError('ERR_BAD_ARGS', `option ports: ${JSON.stringify(protocol)} is not tcp, http or ws`);
-          if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) throw new DaeError('ERR_BAD_ARGS', `option ports.${protocol} must be a port from 1 to 65535, got ${JSON.stringify(port)}`);
-          ports[protocol] = port;
-        }
-        out.ports = ports;
+      case 'ports':
+        out.ports = checkPortMap(value, 'option ports');
         break;
-      }
       case 'stopSignal':
         if (typeof value !== 'string' || !(value in constants.signals)) throw new DaeError('ERR_BAD_ARGS', `option stopSignal must be a signal name like SIGTERM, got ${JSON.stringify(value)}`);
         out.stopSignal = value;
