@@ -10,7 +10,7 @@ import { createDebug } from '../debug.js';
 import { checkConfig, PROTOCOLS, type DaeConfig, type Protocol } from './config.js';
 import { SerialWriter } from './atomic.js';
 import { acquireLock, homePaths, loadMachineIdentity, loadToken, prepareHome, releaseLock, type HomePaths } from './home.js';
-import { LanLink } from './lan-link.js';
+import type { LanLink } from './lan-link.js';
 import { logPath, rotateIfLarge, tailFile } from './logs.js';
 import { Managed, type ListEntry, type StatusEvent } from './managed.js';
 import { canBind, choosePort } from './ports.js';
@@ -136,7 +136,7 @@ export class Dae extends Daemon {
       await this.#persist();
       this.#sampler = setInterval(() => this.#sample(), this.config.sampleInterval);
       this.#sampler.unref();
-      this.#joinLan();
+      await this.#joinLan();
     } catch (error) {
       // Nothing this attempt spawned is left running unrecorded.
       await Promise.all([...this.#managed.values()].map((managed) => managed.stop('the supervisor failed to start').catch(() => undefined)));
@@ -246,14 +246,15 @@ export class Dae extends Daemon {
     return this.#startAndSettle(managed);
   }
 
-  // A machine manager: follow the LAN manager's needs (the config names it).
-  #joinLan(): void {
+  // A machine manager: follow the LAN manager's needs (the config names it). Loaded only then.
+  async #joinLan(): Promise<void> {
     const { lanmanageraddress, lantoken, advertisedaddress, allowedscripts } = this.config;
     if (lanmanageraddress === null || lantoken === null) return;
     const addresses = Array.isArray(lanmanageraddress) ? lanmanageraddress : [lanmanageraddress];
     const { id, key } = loadMachineIdentity(this.paths);
     const machine = { id, address: advertisedaddress, allowedscripts };
     this.#log(`machine manager ${machine.id} (${advertisedaddress}) of the LAN at ${addresses.join(', ')}`);
+    const { LanLink } = await import('./lan-link.js');
     this.#lan = new LanLink(this, { addresses, token: lantoken, key, machine, log: (line) => this.#log(line) });
     this.#lan.start();
   }
