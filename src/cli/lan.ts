@@ -2,10 +2,10 @@
 import { resolve } from 'node:path';
 import { type Command } from 'commander';
 import { DaeError } from '../errors.js';
-import { LAN_DEFAULTS } from '../lan/manager.js';
+import { LAN_DEFAULTS } from '../lan/defaults.js';
 import type { Need, Service } from '../lan/records.js';
 import { callLan, lanPaths, type LanReach } from './lan-reach.js';
-import { lanToken, runLanForeground, startLanBackground, stopLan, type LanStartOptions } from './lan-daemon.js';
+import type { LanStartOptions } from './lan-daemon.js';
 import { formatNeeds, formatServices } from './lan-tables.js';
 import { colour, jsonLine, out } from './output.js';
 import { collect, keyValue, port, whole } from './parse.js';
@@ -52,6 +52,8 @@ export function addLanCommands(program: Command): void {
     .option('--port <n>', 'its Common TCP port (0 = OS-assigned)', port, LAN_DEFAULTS.port)
     .option('--ws <n>', 'its WebSocket port, where machine managers connect (0 = OS-assigned)', port, LAN_DEFAULTS.ws)
     .action(async (options: LanStartOptions & { foreground?: boolean }) => {
+      // The LAN manager's code loads only for the verbs that run or stop it.
+      const { runLanForeground, startLanBackground } = await import('./lan-daemon.js');
       if (options.foreground) return runLanForeground(options);
       const started = await startLanBackground(options);
       out(`LAN manager ${started.already ? 'is already running' : 'started'} (${where(started)})\ntoken file ${lanPaths().token}\n`);
@@ -61,6 +63,7 @@ export function addLanCommands(program: Command): void {
     .command('stop')
     .description("stop this home's LAN manager (needs stay; machine managers keep their daemons and re-register)")
     .action(async () => {
+      const { stopLan } = await import('./lan-daemon.js');
       const stopped = await stopLan();
       out(stopped ? `LAN manager stopped (pid ${stopped.pid})\n` : 'the LAN manager is not running\n');
     });
@@ -68,7 +71,7 @@ export function addLanCommands(program: Command): void {
   lan
     .command('token')
     .description("print the cluster token (for each machine manager's lantoken), made on first use")
-    .action(() => void out(`${lanToken()}\n`));
+    .action(async () => void out(`${(await import('./lan-daemon.js')).lanToken()}\n`));
 
   const need = program.command('need').description('what the LAN should run somewhere: add or remove a need');
 

@@ -8,6 +8,7 @@ import { DaeError } from '../errors.js';
 import { createDebug } from '../debug.js';
 import { DEFAULT_POLICY, type ExitFacts, type RestartPolicy } from '../supervisor/policy.js';
 import { checkName, checkPortMap } from '../supervisor/spec.js';
+import { LAN_DEFAULTS } from './defaults.js';
 import { canServe } from './placement.js';
 import { checkReachable } from './reach.js';
 import { bad, checkNeed, isObject, type Need, type Service } from './records.js';
@@ -16,19 +17,6 @@ import { claimNeed, failNeed, holdsClaim, isClaimable, releaseNeed, satisfyNeed,
 
 const debug = createDebug('lan');
 
-export const LAN_DEFAULTS = Object.freeze({
-  host: '127.0.0.1',
-  /** Common TCP door. */
-  port: 23551,
-  /** The WebSocket door machine managers use: the port the original dae documents. */
-  ws: 23552,
-  /** ms a machine's registration lives without a heartbeat. */
-  machineTtl: 2000,
-  /** ms after a machine's connection closes before its registration is revoked (time to reconnect). */
-  lostGrace: 500,
-  /** ms the reachability check waits for `whois`. */
-  reachTimeout: 2000,
-});
 
 export interface LanManagerOptions {
   registry: Registry;
