@@ -1,10 +1,10 @@
 // The LAN's behaviour, one suite for every registry backend: 1 LAN manager (or more) and 3 machine managers.
-import { afterEach, describe, test } from 'node:test';
+import { after, afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client, type DaeError, type Need, type Service, type StatusEvent } from '../../src/index.js';
 import { isAlive } from '../../src/supervisor/process.js';
 import { fixture } from './supervisor.js';
-import { ADDRESSES, KV, startRig, TOKEN, type Rig, type RigOptions } from './lan.js';
+import { ADDRESSES, KV, LINK_OUT, removeLinks, startRig, TOKEN, type Rig, type RigOptions } from './lan.js';
 
 /** The key of the made-up machines these tests register by hand. */
 const KEY = 'k'.repeat(32);
@@ -67,6 +67,7 @@ export function lanScenarios(backend: string, rigOptions: () => Promise<RigOptio
       await rig?.stop();
       rig = null;
     });
+    after(removeLinks);
 
     test('needs become services: reachable at their machine, spread over the machines', async () => {
       const lan = await open();
@@ -139,6 +140,18 @@ export function lanScenarios(backend: string, rigOptions: () => Promise<RigOptio
       } finally {
         client.destroy();
       }
+    });
+
+    test('a symbolic link in an allowed directory that leads outside is refused on the machine', async () => {
+      const lan = await open();
+      await lan.managers[0]!.addNeed({ instancename: 'linked', script: LINK_OUT });
+      const refused = await lan.until('refused', async () => {
+        const current = await need(lan, 'linked');
+        return current?.reason?.includes('outside allowedscripts') ? current : null;
+      });
+      assert.match(refused.reason!, /leads to .*index\.js, outside allowedscripts/);
+      assert.equal(refused.status, 'unsatisfied');
+      assert.deepEqual(holders(lan, 'linked'), []);
     });
 
     test('unreachable ports release the claim cleanly: reason kept, process stopped', async () => {

@@ -1,5 +1,7 @@
 // A LAN in one test process: LAN managers on loopback and three machine managers (127.0.0.2, .3, .4) with their homes.
-import { dirname } from 'node:path';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { Dae, LanManager, type Need, type Registry, type Service } from '../../src/index.js';
 import { fixture, SAMPLE_KV, tempHome, testConfig } from './supervisor.js';
 
@@ -48,7 +50,14 @@ export interface RigOptions {
 }
 
 export const KV = SAMPLE_KV;
-export const ALLOWED = [dirname(SAMPLE_KV), dirname(fixture('echo'))];
+/** An allowed directory holding only a symbolic link to a script elsewhere: following it must be refused. */
+export const LINKS = mkdtempSync(join(tmpdir(), 'dae-links-'));
+export const LINK_OUT = join(LINKS, 'outside.js');
+symlinkSync(fixture('../../../src/index'), LINK_OUT);
+export const ALLOWED = [dirname(SAMPLE_KV), dirname(fixture('echo')), LINKS];
+export function removeLinks(): void {
+  rmSync(LINKS, { recursive: true, force: true });
+}
 
 export async function startRig(options: RigOptions): Promise<Rig> {
   const managers: LanManager[] = [];
