@@ -1,25 +1,17 @@
 // `npm start`: the whole stack on one machine, on the embedded default. A LAN manager (needs kept in DAE_HOME/lan)
 // and a supervisor that is its machine manager, created in-process; the two samples are needs the LAN places on it.
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Dae, EmbeddedRegistry, LanManager, type Service } from '../src/index.js';
-import { acquireLock, homePaths, loadToken, prepareHome, releaseLock } from '../src/supervisor/home.js';
+import { Dae, type Service } from '../src/index.js';
+import { lanHomePaths, startLanHome } from '../src/lan/home.js';
 
 const samples = {
   kv: fileURLToPath(new URL('./kv.js', import.meta.url)),
   heartbeat: fileURLToPath(new URL('./heartbeat.js', import.meta.url)),
 };
 
-const home = homePaths();
-const lanHome = homePaths(join(home.root, 'lan'));
-prepareHome(home);
-prepareHome(lanHome);
-const lock = await acquireLock(lanHome);
-if (!lock.ok) throw new Error(`a LAN manager already runs on ${lanHome.root} (pid ${lock.pid})`);
-const token = loadToken(lanHome);
-const registry = new EmbeddedRegistry(lanHome.state);
-const lan = new LanManager({ registry, token, control: lanHome.socket });
-await lan.start();
+const lanHome = lanHomePaths();
+const { manager: lan, registry, token, close: closeLan } = await startLanHome(lanHome);
 
 const dae = new Dae({
   echo: true,
@@ -57,9 +49,7 @@ dae supervisor pid ${process.pid}, home ${dae.paths.root}; LAN manager on ws ${l
 Ctrl-C stops the supervisor, its daemons and the LAN manager (the needs are kept).`);
 const stop = (): void => void (async () => {
   await dae.stop();
-  await lan.stop();
-  await registry.close();
-  releaseLock(lanHome);
+  await closeLan();
   process.exit(0);
 })();
 process.on('SIGINT', stop);

@@ -1,11 +1,9 @@
 // `dae lan start|stop|token`: the LAN manager of this home, in the foreground or detached, its stop and its token.
-import { appendFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { DaeError } from '../errors.js';
-import { EmbeddedRegistry } from '../lan/embedded.js';
-import { LanManager } from '../lan/manager.js';
-import type { Registry } from '../lan/registry.js';
-import { acquireLock, loadToken, prepareHome, releaseLock, type HomePaths } from '../supervisor/home.js';
+import { startLanHome, type LanHome } from '../lan/home.js';
+import { loadToken, prepareHome, type HomePaths } from '../supervisor/home.js';
 import { isAlive } from '../supervisor/process.js';
 import { startDetached } from './detached.js';
 import { lanPaths, lanRuns, type LanRunning } from './lan-reach.js';
@@ -18,22 +16,6 @@ export interface LanStartOptions {
   host: string;
   port: number;
   ws: number;
-}
-
-// etcd3 (and gRPC) load only when etcd is asked for.
-async function openRegistry(etcd: string | undefined, file: string): Promise<Registry> {
-  if (etcd === undefined) return new EmbeddedRegistry(file);
-  const endpoints = etcd.split(',').map((e) => e.trim()).filter(Boolean).map((e) => (e.includes('://') ? e : `http://${e}`));
-  const { EtcdRegistry } = await import('../lan/etcd.js');
-  const registry = await EtcdRegistry.open({ endpoints });
-  try {
-    // Opening connects lazily: a first read proves etcd answers before anyone is told the LAN manager runs.
-    await registry.listNeeds();
-  } catch (error) {
-    await registry.close().catch(() => undefined);
-    throw new DaeError('ERR_START_FAILED', `etcd at ${endpoints.join(', ')} does not answer: ${(error as Error).message}`, { cause: error });
-  }
-  return registry;
 }
 
 function logger(paths: HomePaths, echo: boolean): (line: string) => void {
@@ -53,43 +35,21 @@ export async function runLanForeground(options: LanStartOptions): Promise<void> 
   const paths = lanPaths();
   const send = process.send?.bind(process);
   const log = logger(paths, send === undefined);
-  let registry: Registry | undefined;
-  let manager: LanManager | undefined;
-  let locked = false;
-  const close = async (): Promise<void> => {
-    await manager?.stop();
-    await registry?.close();
-    if (!locked) return;
-    try {
-      unlinkSync(paths.portFile);
-    } catch {
-      // never written
-    }
-    releaseLock(paths);
-  };
+  let lan: LanHome;
   try {
-    prepareHome(paths);
-    const lock = await acquireLock(paths);
-    if (!lock.ok) throw new DaeError('ERR_ALREADY_RUNNING', `a LAN manager is already running (pid ${lock.pid}, home ${paths.root})`);
-    locked = true;
-    const token = loadToken(paths);
-    registry = await openRegistry(options.etcd, paths.state);
-    manager = new LanManager({ registry, token, host: options.host, port: options.port, ws: options.ws, control: paths.socket, log });
-    await manager.start();
+    lan = await startLanHome(paths, { ...options, log });
   } catch (error) {
-    await close().catch(() => undefined);
     if (send) send({ error: (error as Error).message });
     throw error;
   }
-  const { tcp, ws } = manager.identity().ports as { tcp: number; ws: number };
-  writeFileSync(paths.portFile, `${JSON.stringify({ tcp, ws })}\n`, { mode: 0o600 });
+  const { tcp, ws } = lan.manager.identity().ports as { tcp: number; ws: number };
   log(`token file ${paths.token}; needs in ${options.etcd === undefined ? paths.state : `etcd ${options.etcd}`}`);
   let stopping = false;
   const stop = (): void => {
     if (stopping) return;
     stopping = true;
     log('LAN manager stopping');
-    void close().then(() => process.exit(0), (error: unknown) => {
+    void lan.close().then(() => process.exit(0), (error: unknown) => {
       log(`stopping failed: ${(error as Error).message}`);
       process.exit(1);
     });

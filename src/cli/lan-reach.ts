@@ -1,11 +1,11 @@
 // Reaching the LAN manager from the CLI: its WebSocket door with the cluster token (`--lan`), else the control socket
 // in this home's LAN home (the file permission is the authentication).
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { Client } from '../client/client.js';
 import type { Identity } from '../daemon/daemon.js';
 import { DaeError } from '../errors.js';
-import { homePaths, type HomePaths } from '../supervisor/home.js';
+import { lanHomePaths } from '../lan/home.js';
+import type { HomePaths } from '../supervisor/home.js';
 import { home } from './control.js';
 import { parseTarget } from './send.js';
 
@@ -28,7 +28,7 @@ export interface LanRunning {
 
 /** The LAN manager's home: `lan/` in the dae home. */
 export function lanPaths(): HomePaths {
-  return homePaths(join(home().root, 'lan'));
+  return lanHomePaths(home().root);
 }
 
 async function connectLocal(paths: HomePaths, timeout: number): Promise<Client> {

@@ -17,6 +17,18 @@ interface NeedAddOptions extends LanReach {
   timeout?: number;
 }
 
+// `dae needs` / `dae services`: what the LAN manager answers, as a table or as JSON.
+function listing<T>(program: Command, name: 'needs' | 'services', description: string, format: (items: T[]) => string): void {
+  reaching(program.command(name))
+    .description(description)
+    .option('--json', `print the ${name} as JSON, as the LAN manager answers them`)
+    .action(async (o: LanReach & { json?: boolean }) => {
+      const items = (await callLan(o, name)) as T[];
+      if (o.json) return void jsonLine(items);
+      out(format(items));
+    });
+}
+
 // Every verb that asks the LAN manager takes the same two options.
 function reaching(command: Command): Command {
   return command
@@ -98,21 +110,6 @@ export function addLanCommands(program: Command): void {
       out(`need ${instancename} removed\n`);
     });
 
-  reaching(program.command('needs'))
-    .description('every need: status, machine, epoch, script, reason')
-    .option('--json', 'print the needs as JSON, as the LAN manager answers them')
-    .action(async (o: LanReach & { json?: boolean }) => {
-      const needs = (await callLan(o, 'needs')) as Need[];
-      if (o.json) return void jsonLine(needs);
-      out(formatNeeds(needs, colour()));
-    });
-
-  reaching(program.command('services'))
-    .description('every running, reachable service of the LAN: machine, address, pid, ports (no token needed)')
-    .option('--json', 'print the services as JSON, as the LAN manager answers them')
-    .action(async (o: LanReach & { json?: boolean }) => {
-      const services = (await callLan(o, 'services')) as Service[];
-      if (o.json) return void jsonLine(services);
-      out(formatServices(services));
-    });
+  listing(program, 'needs', 'every need: status, machine, epoch, script, reason', (needs: Need[]) => formatNeeds(needs, colour()));
+  listing(program, 'services', 'every running, reachable service of the LAN: machine, address, pid, ports (no token needed)', (services: Service[]) => formatServices(services));
 }

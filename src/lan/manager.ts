@@ -113,6 +113,17 @@ function checkExit(input: unknown): ExitReport {
   return { instancename: instancename as string, epoch, exitCode: exitCode as number | null, signal: signal as string | null, uptime, reason: reason as string | undefined };
 }
 
+/** What machines follow: every need by name, and the ids of the machines registered (to tell how busy each one is). */
+type Picture = [Need[], string[]];
+
+function byName(needs: Need[]): Need[] {
+  return [...needs].sort((a, b) => a.instancename.localeCompare(b.instancename));
+}
+
+function picture(needs: Need[], machines: string[]): Picture {
+  return [byName(needs), [...machines].sort()];
+}
+
 /** The LAN manager daemon. `new LanManager({registry, token}).start()`. */
 export class LanManager extends Daemon {
   override name = 'LanManager';
@@ -224,7 +235,7 @@ export class LanManager extends Daemon {
   }
 
   async needs(): Promise<Need[]> {
-    return (await this.registry.listNeeds()).map((entry) => entry.value).sort((a, b) => a.instancename.localeCompare(b.instancename));
+    return byName((await this.registry.listNeeds()).map((entry) => entry.value));
   }
 
   #session(guest: Guest): MachineSession {
@@ -384,11 +395,11 @@ export class LanManager extends Daemon {
       this.#log(`need ${copy.instancename} on ${record.id}: ${reason}`);
       throw new DaeError('ERR_UNREACHABLE', reason);
     }
-    const satisfied = await this.#mutate(copy.instancename, (need) => (holdsClaim(need, record.id, copy.epoch) && need.status === 'claimed' ? satisfyNeed(need) : null));
-    const still = await this.registry.getNeed(copy.instancename);
-    if (satisfied === null && (still === null || !holdsClaim(still.value, record.id, copy.epoch))) {
-      throw new DaeError('ERR_CONFLICT', `the claim on ${copy.instancename} ended while it was checked: stop that copy`);
-    }
+    // Satisfied already (a report repeated) changes nothing; a claim that ended meanwhile is refused.
+    await this.#mutate(copy.instancename, (need) => {
+      if (!holdsClaim(need, record.id, copy.epoch)) throw new DaeError('ERR_CONFLICT', `the claim on ${copy.instancename} ended while it was checked: stop that copy`);
+      return need.status === 'claimed' ? satisfyNeed(need) : null;
+    });
     const service = this.#service(record, copy);
     await this.registry.putService(lease, service);
     this.#log(`need ${copy.instancename} satisfied by ${record.id} pid ${copy.pid} at ${record.address}:${copy.ports.tcp}`);
@@ -445,7 +456,8 @@ export class LanManager extends Daemon {
       const facts = { now, machines, mayDeclareLost: now - this.#startedAt >= this.#options.startupGrace, policy: this.#options.policy };
       wakeAt = facts.mayDeclareLost ? Infinity : this.#startedAt + this.#options.startupGrace;
       let changed = false;
-      for (const { value: need, version } of await this.registry.listNeeds()) {
+      const listed = await this.registry.listNeeds();
+      for (const { value: need, version } of listed) {
         const sweep = sweepNeed(need, facts);
         if (sweep.wakeAt !== null) wakeAt = Math.min(wakeAt, sweep.wakeAt);
         if (sweep.next === null) continue;
@@ -460,7 +472,7 @@ export class LanManager extends Daemon {
         }
       }
       // Our own writes come back through the watch and sweep again; push what is current then.
-      if (!changed) await this.#pushAll();
+      if (!changed) this.#pushAll(picture(listed.map((entry) => entry.value), [...machines]));
     } finally {
       if (this.#wake) clearTimeout(this.#wake);
       this.#wake = null;
@@ -471,22 +483,18 @@ export class LanManager extends Daemon {
     }
   }
 
-  // What machines follow: every need, and the ids of the machines registered (to tell how busy each one is).
-  async #picture(): Promise<[Need[], string[]]> {
-    const [needs, machines] = await Promise.all([this.needs(), this.registry.listMachines()]);
-    return [needs, machines.map((machine) => machine.id).sort()];
-  }
-
-  async #pushAll(): Promise<void> {
-    const picture = await this.#picture();
-    const text = JSON.stringify(picture);
+  #pushAll(current: Picture): void {
+    const text = JSON.stringify(current);
     if (text === this.#lastPushed) return;
     this.#lastPushed = text;
-    for (const guest of this.#sessions.keys()) guest.push('lan.needs', ...picture);
+    for (const guest of this.#sessions.keys()) guest.push('lan.needs', ...current);
   }
 
   #pushTo(guest: Guest): void {
     if (!this.#sessions.has(guest)) return;
-    this.#picture().then((picture) => guest.push('lan.needs', ...picture), (error: unknown) => this.#log(`cannot list needs: ${(error as Error).message}`));
+    Promise.all([this.registry.listNeeds(), this.registry.listMachines()]).then(
+      ([needs, machines]) => guest.push('lan.needs', ...picture(needs.map((entry) => entry.value), machines.map((machine) => machine.id))),
+      (error: unknown) => this.#log(`cannot list needs: ${(error as Error).message}`),
+    );
   }
 }

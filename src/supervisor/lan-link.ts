@@ -147,6 +147,8 @@ export class LanLink {
       }));
       const answer = (await client.call('register', { ...this.#options.machine, key: this.#options.key, running })) as { ttl: number; keep: string[]; stop: string[] };
       this.#client = client;
+      // Needs that arrived before the answer to `register` are acted on now.
+      this.#needs(this.#latest, this.#machines);
       this.#options.log(`LAN: machine ${this.#options.machine.id} registered with ${address} (keeps ${answer.keep.length}, stops ${answer.stop.length})`);
       for (const name of answer.stop) void this.#release(name, 'placed elsewhere while this machine was away');
       heartbeat = setInterval(() => {
@@ -172,6 +174,7 @@ export class LanLink {
   #needs(needs: Need[], machines: string[]): void {
     this.#latest = needs;
     this.#machines = machines;
+    if (this.#client === null) return; // not registered yet: looked at once it is
     const byName = new Map(needs.map((need) => [need.instancename, need]));
     const me = this.#options.machine.id;
     const local = new Map(this.#dae.list().map((entry) => [entry.name, entry]));
