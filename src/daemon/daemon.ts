@@ -309,6 +309,11 @@ export abstract class Daemon extends EventEmitter {
     return { ...this.#ports };
   }
 
+  /** True when a token is configured (a subclass with its own `checkToken` says so too). */
+  protected hasToken(): boolean {
+    return this.#options.token !== undefined;
+  }
+
   /** True when `token` is this daemon's token (constant-time). */
   protected checkToken(token: unknown): boolean {
     const expected = this.#options.token;
@@ -341,7 +346,7 @@ export abstract class Daemon extends EventEmitter {
           const failures = (this.#authFailures.get(guest) ?? 0) + 1;
           this.#authFailures.set(guest, failures);
           if (failures >= MAX_AUTH_FAILURES) guest.endAfterReplies();
-          throw new DaeError('ERR_AUTH_FAILED', this.#options.token === undefined ? 'this daemon has no token' : 'wrong token');
+          throw new DaeError('ERR_AUTH_FAILED', this.hasToken() ? 'wrong token' : 'this daemon has no token');
         },
       },
     };

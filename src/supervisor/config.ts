@@ -73,30 +73,38 @@ const absoluteDirs: Check = (value) =>
 
 const SIGNALS = Object.keys(constants.signals);
 
-const SCHEMA: Record<string, Check | Record<string, Check>> = {
-  host: nonEmptyString,
-  port: wholeFrom(0, 65535),
-  portrangestart: { tcp: wholeFrom(1, 65535), http: wholeFrom(1, 65535), ws: wholeFrom(1, 65535) },
-  lanmanageraddress: lanAddress,
-  lantoken: lanToken,
-  advertisedaddress: nonEmptyString,
-  allowedscripts: absoluteDirs,
-  restart: {
-    mode: oneOf(['always', 'on-failure', 'never']),
-    minUptime: wholeFrom(0),
-    maxRestarts: wholeFrom(1),
-    backoffBase: wholeFrom(0),
-    backoffMax: wholeFrom(0),
-    resetAfter: wholeFrom(0),
-  },
-  stopSignal: oneOf(SIGNALS),
-  stopTimeout: wholeFrom(0),
-  readyTimeout: wholeFrom(1),
-  adoptTimeout: wholeFrom(1),
-  liveness: { interval: wholeFrom(0), misses: wholeFrom(1) },
-  sampleInterval: wholeFrom(100),
-  logs: { maxBytes: wholeFrom(1024), files: wholeFrom(1, 100) },
-};
+// Maps, not object literals: a key named like an Object.prototype member (`valueOf`, `__proto__`) is just unknown.
+const GROUPS = new Map<string, Map<string, Check>>([
+  ['portrangestart', new Map([['tcp', wholeFrom(1, 65535)], ['http', wholeFrom(1, 65535)], ['ws', wholeFrom(1, 65535)]])],
+  ['restart', new Map([
+    ['mode', oneOf(['always', 'on-failure', 'never'])],
+    ['minUptime', wholeFrom(0)],
+    ['maxRestarts', wholeFrom(1)],
+    ['backoffBase', wholeFrom(0)],
+    ['backoffMax', wholeFrom(0)],
+    ['resetAfter', wholeFrom(0)],
+  ])],
+  ['liveness', new Map([['interval', wholeFrom(0)], ['misses', wholeFrom(1)]])],
+  ['logs', new Map([['maxBytes', wholeFrom(1024)], ['files', wholeFrom(1, 100)]])],
+]);
+
+const KEYS = new Map<string, Check | Map<string, Check>>([
+  ['host', nonEmptyString],
+  ['port', wholeFrom(0, 65535)],
+  ['portrangestart', GROUPS.get('portrangestart')!],
+  ['lanmanageraddress', lanAddress],
+  ['lantoken', lanToken],
+  ['advertisedaddress', nonEmptyString],
+  ['allowedscripts', absoluteDirs],
+  ['restart', GROUPS.get('restart')!],
+  ['stopSignal', oneOf(SIGNALS)],
+  ['stopTimeout', wholeFrom(0)],
+  ['readyTimeout', wholeFrom(1)],
+  ['adoptTimeout', wholeFrom(1)],
+  ['liveness', GROUPS.get('liveness')!],
+  ['sampleInterval', wholeFrom(100)],
+  ['logs', GROUPS.get('logs')!],
+]);
 
 function found(value: unknown): string {
   return value === undefined ? 'nothing' : JSON.stringify(value);
@@ -106,36 +114,54 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
-/** Checks a parsed config (missing keys take their defaults) and returns the whole config. */
-export function checkConfig(input: unknown, source = 'daeconfig.json'): DaeConfig {
-  if (!isObject(input)) throw new DaeError('ERR_BAD_CONFIG', `${source}: expected a JSON object, found ${found(input)}`);
+// Every problem of the input, each naming the key, what was expected and what was found; the config when none.
+function collect(input: Record<string, unknown>, problems: string[]): DaeConfig {
   const out = structuredClone(DEFAULT_CONFIG) as unknown as Record<string, unknown>;
   for (const [key, value] of Object.entries(input)) {
-    const rule = SCHEMA[key];
-    if (rule === undefined) throw new DaeError('ERR_BAD_CONFIG', `${source}: unknown key "${key}" (known: ${Object.keys(SCHEMA).join(', ')})`);
-    if (typeof rule === 'function') {
-      const expected = rule(value);
-      if (expected !== null) throw new DaeError('ERR_BAD_CONFIG', `${source}: key "${key}" expected ${expected}, found ${found(value)}`);
-      out[key] = value;
+    const rule = KEYS.get(key);
+    if (rule === undefined) {
+      problems.push(`unknown key ${JSON.stringify(key)} (known: ${[...KEYS.keys()].join(', ')})`);
       continue;
     }
-    if (!isObject(value)) throw new DaeError('ERR_BAD_CONFIG', `${source}: key "${key}" expected an object with ${Object.keys(rule).join(', ')}, found ${found(value)}`);
+    if (typeof rule === 'function') {
+      const expected = rule(value);
+      if (expected === null) out[key] = value;
+      else problems.push(`key "${key}" expected ${expected}, found ${found(value)}`);
+      continue;
+    }
+    if (!isObject(value)) {
+      problems.push(`key "${key}" expected an object with ${[...rule.keys()].join(', ')}, found ${found(value)}`);
+      continue;
+    }
     const group = out[key] as Record<string, unknown>;
     for (const [inner, innerValue] of Object.entries(value)) {
-      const check = rule[inner];
-      if (check === undefined) throw new DaeError('ERR_BAD_CONFIG', `${source}: unknown key "${key}.${inner}" (known: ${Object.keys(rule).join(', ')})`);
+      const check = rule.get(inner);
+      if (check === undefined) {
+        problems.push(`unknown key ${JSON.stringify(`${key}.${inner}`)} (known: ${[...rule.keys()].join(', ')})`);
+        continue;
+      }
       const expected = check(innerValue);
-      if (expected !== null) throw new DaeError('ERR_BAD_CONFIG', `${source}: key "${key}.${inner}" expected ${expected}, found ${found(innerValue)}`);
-      group[inner] = innerValue;
+      if (expected === null) group[inner] = innerValue;
+      else problems.push(`key "${key}.${inner}" expected ${expected}, found ${found(innerValue)}`);
     }
   }
   const config = out as unknown as DaeConfig;
   if (config.restart.backoffMax < config.restart.backoffBase) {
-    throw new DaeError('ERR_BAD_CONFIG', `${source}: key "restart.backoffMax" expected at least restart.backoffBase (${config.restart.backoffBase}), found ${config.restart.backoffMax}`);
+    problems.push(`key "restart.backoffMax" expected at least restart.backoffBase (${config.restart.backoffBase}), found ${config.restart.backoffMax}`);
   }
   if (config.lanmanageraddress !== null && config.lantoken === null) {
-    throw new DaeError('ERR_BAD_CONFIG', `${source}: key "lantoken" expected the LAN's cluster token (lanmanageraddress is set), found null`);
+    problems.push('key "lantoken" expected the LAN\'s cluster token (lanmanageraddress is set), found null');
   }
+  return config;
+}
+
+/** Checks a parsed config (missing keys take their defaults) and returns the whole config; every problem at once. */
+export function checkConfig(input: unknown, source = 'daeconfig.json'): DaeConfig {
+  if (!isObject(input)) throw new DaeError('ERR_BAD_CONFIG', `${source}: expected a JSON object, found ${found(input)}`);
+  const problems: string[] = [];
+  const config = collect(input, problems);
+  if (problems.length === 1) throw new DaeError('ERR_BAD_CONFIG', `${source}: ${problems[0]}`);
+  if (problems.length > 1) throw new DaeError('ERR_BAD_CONFIG', `${source}: ${problems.length} problems: ${problems.join('; ')}`);
   return config;
 }
 

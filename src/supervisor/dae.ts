@@ -78,7 +78,8 @@ export class Dae extends Daemon {
 
   commands = {
     list: { reply: 'daemons', run: () => this.list() },
-    info: (name: string) => this.info(name),
+    // Arguments (`--password=…`), cwd and environment names only to authenticated callers.
+    info: { guest: true, run: (guest: Guest, name: string) => (guest.authenticated ? this.info(name) : this.publicInfo(name)) },
     install: { protected: true, run: (name: string, script: string, options: InstallOptions = {}) => this.install(name, script, options) },
     uninstall: { protected: true, run: (name: string) => this.uninstall(name) },
     start: { protected: true, run: (name: string) => this.startDaemon(name) },
@@ -338,6 +339,15 @@ export class Dae extends Daemon {
     };
   }
 
+  /** What anyone who may `list` may see of a daemon: `info` without args, cwd and environment names. */
+  publicInfo(name: string): Omit<DaemonInfo, 'args' | 'cwd' | 'env'> {
+    const info: Partial<DaemonInfo> = this.info(name);
+    delete info.args;
+    delete info.cwd;
+    delete info.env;
+    return info as Omit<DaemonInfo, 'args' | 'cwd' | 'env'>;
+  }
+
   /** The last lines of a daemon's stdout and stderr. */
   logs(name: string, lines = 50): { out: string[]; err: string[] } {
     this.#get(name);
@@ -352,6 +362,10 @@ export class Dae extends Daemon {
   // The control socket is the supervisor's unix door.
   protected override doors(): Record<string, number | string> {
     return { ...super.doors(), unix: this.paths.socket };
+  }
+
+  protected override hasToken(): boolean {
+    return this.#token !== '';
   }
 
   protected override checkToken(token: unknown): boolean {

@@ -153,17 +153,90 @@ export function checkInstallOptions(input: unknown): InstallOptions {
   return out;
 }
 
-/** Checks a state file's content. */
+type FieldCheck = (value: unknown) => string | null;
+
+const isWhole = (min: number): FieldCheck => (value) => (typeof value === 'number' && Number.isInteger(value) && value >= min ? null : `a whole number >= ${min}`);
+const isString: FieldCheck = (value) => (typeof value === 'string' ? null : 'a string');
+const isAbsolute: FieldCheck = (value) => (typeof value === 'string' && value.startsWith('/') ? null : 'an absolute path');
+const isStrings: FieldCheck = (value) => (Array.isArray(value) && value.every((item) => typeof item === 'string') ? null : 'a list of strings');
+const isEnv: FieldCheck = (value) =>
+  value !== null && typeof value === 'object' && !Array.isArray(value) && Object.entries(value).every(([k, v]) => ENV_KEY.test(k) && typeof v === 'string') ? null : 'an object of NAME: string';
+const isBoolean: FieldCheck = (value) => (typeof value === 'boolean' ? null : 'true or false');
+const isRestart: FieldCheck = (value) => (value === 'always' || value === 'on-failure' || value === 'never' ? null : 'always, on-failure or never');
+const isSignal: FieldCheck = (value) => (typeof value === 'string' && value in constants.signals ? null : 'a signal name');
+const isLeases: FieldCheck = (value) => {
+  try {
+    checkPortMap(value, 'leases');
+    return null;
+  } catch {
+    return 'an object like {"tcp": 15000}';
+  }
+};
+const isPlacement: FieldCheck = (value) => {
+  const lan = value as LanPlacement;
+  return lan !== null && typeof lan === 'object' && typeof lan.need === 'string' && Number.isInteger(lan.epoch) ? null : '{need, epoch}';
+};
+
+const SPEC_FIELDS = new Map<string, { check: FieldCheck; optional?: true }>([
+  ['name', { check: (value) => (typeof value === 'string' && NAME.test(value) ? null : 'a daemon name') }],
+  ['script', { check: isAbsolute }],
+  ['args', { check: isStrings }],
+  ['env', { check: isEnv }],
+  ['cwd', { check: isAbsolute }],
+  ['restart', { check: isRestart }],
+  ['maxRestarts', { check: isWhole(1) }],
+  ['minUptime', { check: isWhole(0) }],
+  ['stopSignal', { check: isSignal }],
+  ['stopTimeout', { check: isWhole(0) }],
+  ['maxMemory', { check: isWhole(0) }],
+  ['leases', { check: isLeases }],
+  ['stopped', { check: isBoolean }],
+  ['host', { check: isString, optional: true }],
+  ['lan', { check: isPlacement, optional: true }],
+]);
+
+const RUN_FIELDS = new Map<string, FieldCheck>([
+  ['pid', isWhole(1)],
+  ['secret', (value) => (typeof value === 'string' && /^[0-9a-f]{16,128}$/.test(value) ? null : 'a hex secret')],
+  ['startedAt', isWhole(0)],
+]);
+
+function fields(value: unknown, where: string, rules: Map<string, { check: FieldCheck; optional?: true }>, problems: string[]): void {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    problems.push(`${where} expected an object, found ${JSON.stringify(value)?.slice(0, 100)}`);
+    return;
+  }
+  const record = value as Record<string, unknown>;
+  for (const [key, rule] of rules) {
+    if (!Object.hasOwn(record, key)) {
+      if (!rule.optional) problems.push(`${where}.${key} is missing`);
+      continue;
+    }
+    const expected = rule.check(record[key]);
+    if (expected !== null) problems.push(`${where}.${key} expected ${expected}, found ${JSON.stringify(record[key])?.slice(0, 100)}`);
+  }
+  for (const key of Object.keys(record)) if (!rules.has(key)) problems.push(`${where}.${key} is not a field`);
+}
+
+/** Checks a state file's content field by field: every problem, each naming the field (ERR_BAD_STATE). */
 export function checkState(value: unknown, source: string): PersistedState {
   const state = value as PersistedState;
   if (state === null || typeof state !== 'object' || state.version !== 1 || !Array.isArray(state.daemons)) {
-    throw new DaeError('ERR_BAD_STATE', `${source} is not a dae state file (version 1)`);
+    throw new DaeError('ERR_BAD_STATE', `${source} is not a dae state file (version 1); it was left as it is`);
   }
-  for (const entry of state.daemons) {
-    if (entry === null || typeof entry !== 'object' || typeof entry.spec?.name !== 'string' || typeof entry.spec.script !== 'string') {
-      throw new DaeError('ERR_BAD_STATE', `${source} holds an entry that is not a daemon: ${JSON.stringify(entry).slice(0, 200)}`);
-    }
-    checkName(entry.spec.name);
+  const problems: string[] = [];
+  const names = new Set<string>();
+  state.daemons.forEach((entry, i) => {
+    if (entry === null || typeof entry !== 'object') return void problems.push(`daemons[${i}] expected {spec, run}, found ${JSON.stringify(entry)}`);
+    fields(entry.spec, `daemons[${i}].spec`, SPEC_FIELDS, problems);
+    if (!Object.hasOwn(entry, 'run')) problems.push(`daemons[${i}].run is missing`);
+    else if (entry.run !== null) fields(entry.run, `daemons[${i}].run`, new Map([...RUN_FIELDS].map(([k, check]) => [k, { check }])), problems);
+    const name = (entry.spec as { name?: unknown } | null)?.name;
+    if (typeof name === 'string' && names.has(name)) problems.push(`daemons[${i}].spec.name ${name} is installed twice`);
+    if (typeof name === 'string') names.add(name);
+  });
+  if (problems.length > 0) {
+    throw new DaeError('ERR_BAD_STATE', `${source}: ${problems.slice(0, 10).join('; ')}${problems.length > 10 ? `; and ${problems.length - 10} more` : ''}; it was left as it is`);
   }
   return state;
 }

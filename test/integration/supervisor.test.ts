@@ -317,11 +317,21 @@ describe('security and files', () => {
     await assert.rejects(client.call('logs', 'kv'), (error: DaeError) => error.code === 'ERR_AUTH_REQUIRED');
     await assert.rejects(client.call('kill'), (error: DaeError) => error.code === 'ERR_AUTH_REQUIRED');
     assert.deepEqual(await client.call('list'), []);
-    await assert.rejects(client.call('auth', 'wrong'), (error: DaeError) => error.code === 'ERR_AUTH_FAILED');
+    await assert.rejects(client.call('auth', 'wrong'), (error: DaeError) => error.code === 'ERR_AUTH_FAILED' && error.message === 'wrong token');
     const token = readFileSync(`${dae.paths.root}/token`, 'utf8').trim();
     assert.equal(await client.call('auth', token), true);
-    assert.equal(((await client.call('install', 'kv', SAMPLE_KV)) as { status: string }).status, 'online');
+    assert.equal(((await client.call('install', 'kv', SAMPLE_KV, { args: ['--password=hunter2'] })) as { status: string }).status, 'online');
+    const full = (await client.call('info', 'kv')) as Record<string, unknown>;
+    assert.deepEqual(full.args, ['--password=hunter2']);
     client.destroy();
+    // Anyone may list, and find a daemon's doors by name; its arguments, cwd and environment names are the owner's.
+    const anonymous = await Client.connect({ port: dae.port });
+    const shown = (await anonymous.call('info', 'kv')) as Record<string, unknown>;
+    assert.equal(shown.name, 'kv');
+    assert.deepEqual(shown.ports, full.ports);
+    for (const key of ['args', 'cwd', 'env']) assert.ok(!(key in shown), `info without auth shows ${key}`);
+    assert.ok(!JSON.stringify(shown).includes('hunter2'));
+    anonymous.destroy();
   });
 
   test('a ready report with a wrong secret is refused', async () => {

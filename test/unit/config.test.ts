@@ -40,3 +40,21 @@ test('refusals name the key, the expectation and what was found', () => {
   }
   assert.throws(() => parseConfig('{"port": 1,}', '/etc/daeconfig.json'), /\/etc\/daeconfig.json: not valid JSON/);
 });
+
+test('keys named like Object.prototype members are unknown keys, never rules or prototypes', () => {
+  for (const key of ['valueOf', 'constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+    const text = `{"${key}": 1}`;
+    assert.throws(() => parseConfig(text), (error: DaeError) => error.code === 'ERR_BAD_CONFIG' && error.message.includes(`unknown key "${key}"`), key);
+    assert.throws(() => parseConfig(`{"restart": {"${key}": 1}}`), (error: DaeError) => error.code === 'ERR_BAD_CONFIG' && error.message.includes(`unknown key "restart.${key}"`), key);
+  }
+  assert.equal(Object.getPrototypeOf(checkConfig(JSON.parse('{"port": 1}'))), Object.prototype);
+});
+
+test('a config with several problems names every one at once', () => {
+  assert.throws(() => checkConfig({ port: 'x', host: '', restart: { mode: 'no', nope: 1 }, extra: true }), (error: DaeError) => {
+    assert.equal(error.code, 'ERR_BAD_CONFIG');
+    assert.match(error.message, /5 problems/);
+    for (const part of [/key "port" expected/, /key "host" expected/, /key "restart.mode" expected/, /unknown key "restart.nope"/, /unknown key "extra"/]) assert.match(error.message, part);
+    return true;
+  });
+});
