@@ -36,6 +36,7 @@ export const ERRORS = {
   ERR_UNREACHABLE: 'the LAN manager could not reach the reported service (`whois` did not answer the expected name and pid)',
   ERR_NOT_REGISTERED: 'a machine command on a connection that has not registered',
   ERR_PLACEMENT: 'the need may not run there (pin, `allowedscripts`, code-loading env; the message says which), or a daemon the LAN placed was to be started by hand',
+  ERR_UNSAFE_FILE: 'a file or folder of the home, or the config, that another user owns or may write, or a symbolic link where a file of ours belongs',
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -1,8 +1,8 @@
 // Reaching the supervisor from the CLI: its control socket in the home (the file permission is the authentication).
-import { existsSync } from 'node:fs';
 import { Client } from '../client/client.js';
 import { DaeError } from '../errors.js';
 import { homePaths, supervisorOn, type HomePaths } from '../supervisor/home.js';
+import { socketPresent } from '../supervisor/private.js';
 
 export function home(): HomePaths {
   return homePaths();
@@ -10,7 +10,7 @@ export function home(): HomePaths {
 
 /** Connects to the running supervisor, or rejects with ERR_NOT_RUNNING. */
 export async function connectSupervisor(paths = home(), timeout = 30_000): Promise<Client> {
-  if (!existsSync(paths.socket)) throw new DaeError('ERR_NOT_RUNNING', `no supervisor runs on ${paths.root} (start one with: dae start)`);
+  if (!socketPresent(paths.socket)) throw new DaeError('ERR_NOT_RUNNING', `no supervisor runs on ${paths.root} (start one with: dae start)`);
   try {
     return await Client.connect({ path: paths.socket, timeout });
   } catch (error) {
@@ -20,7 +20,7 @@ export async function connectSupervisor(paths = home(), timeout = 30_000): Promi
 
 /** The running supervisor's pid and port, or null when none answers on the home's socket. */
 export function supervisorRuns(paths = home()): Promise<{ pid: number; port: number } | null> {
-  return existsSync(paths.socket) ? supervisorOn(paths) : Promise.resolve(null);
+  return socketPresent(paths.socket) ? supervisorOn(paths) : Promise.resolve(null);
 }
 
 /** One call to the supervisor. */

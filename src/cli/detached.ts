@@ -1,11 +1,12 @@
 // Starting a daemon of the CLI (the supervisor, the LAN manager) detached in the background: the same CLI runs it in
 // the foreground, says over IPC that it is up (or why not), and is left running; a second start finds it answering.
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 import { DaeError } from '../errors.js';
 import { prepareHome, type HomePaths } from '../supervisor/home.js';
+import { FLAGS, openPrivate } from '../supervisor/private.js';
 
 const CLI = fileURLToPath(new URL('./main.js', import.meta.url));
 const WINNER_WAIT_MS = 10_000;
@@ -38,7 +39,7 @@ export async function startDetached<T extends object>(options: DetachedOptions<T
   if (running) return { ...running, already: true };
   const args = options.args();
   prepareHome(options.paths);
-  const log = openSync(options.paths.log, 'a', 0o600);
+  const log = openPrivate(options.paths.log, FLAGS.append);
   const child = spawn(process.execPath, [CLI, ...args], { detached: true, stdio: ['ignore', log, log, 'ipc'], env: process.env });
   closeSync(log);
   const answer = await new Promise<T | { error: string }>((resolve) => {

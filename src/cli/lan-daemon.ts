@@ -1,10 +1,10 @@
 // `dae lan start|stop|token`: the LAN manager of this home, in the foreground or detached, its stop and its token.
-import { appendFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { DaeError } from '../errors.js';
 import { startLanHome, type LanHome } from '../lan/home.js';
 import { loadToken, prepareHome, type HomePaths } from '../supervisor/home.js';
 import { isAlive } from '../supervisor/process.js';
+import { appendPrivate } from '../supervisor/private.js';
 import { startDetached } from './detached.js';
 import { lanPaths, lanRuns, type LanRunning } from './lan-reach.js';
 
@@ -21,11 +21,7 @@ export interface LanStartOptions {
 function logger(paths: HomePaths, echo: boolean): (line: string) => void {
   return (message) => {
     const line = `${new Date().toISOString()} ${message}\n`;
-    try {
-      appendFileSync(paths.log, line, { mode: 0o600 });
-    } catch {
-      // the home went away: keep running
-    }
+    appendPrivate(paths.log, line);
     if (echo) process.stdout.write(line);
   };
 }

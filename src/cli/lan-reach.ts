@@ -1,12 +1,12 @@
 // Reaching the LAN manager from the CLI: its WebSocket door with the cluster token (`--lan`), else the control socket
 // in this home's LAN home (the file permission is the authentication).
-import { existsSync } from 'node:fs';
 import { Client } from '../client/client.js';
 import type { Identity } from '../daemon/daemon.js';
 import { DaeError } from '../errors.js';
 import { lanHomePaths } from '../lan/home.js';
 import type { HomePaths } from '../supervisor/home.js';
 import { home } from './control.js';
+import { socketPresent } from '../supervisor/private.js';
 import { parseTarget } from './send.js';
 
 const CALL_TIMEOUT_MS = 30_000;
@@ -32,7 +32,7 @@ export function lanPaths(): HomePaths {
 }
 
 async function connectLocal(paths: HomePaths, timeout: number): Promise<Client> {
-  if (!existsSync(paths.socket)) throw new DaeError('ERR_NOT_RUNNING', `no LAN manager runs on ${paths.root} (${HOW})`);
+  if (!socketPresent(paths.socket)) throw new DaeError('ERR_NOT_RUNNING', `no LAN manager runs on ${paths.root} (${HOW})`);
   try {
     return await Client.connect({ path: paths.socket, timeout, connectTimeout: timeout });
   } catch (error) {
@@ -89,7 +89,8 @@ export async function lanRuns(paths = lanPaths()): Promise<LanRunning | null> {
     client = await connectLocal(paths, PROBE_TIMEOUT_MS);
     const who = (await client.call('whois')) as Identity;
     return { pid: who.pid, port: Number(who.ports.tcp), ws: Number(who.ports.ws) };
-  } catch {
+  } catch (error) {
+    if ((error as DaeError).code === 'ERR_UNSAFE_FILE') throw error;
     return null;
   } finally {
     client?.destroy();

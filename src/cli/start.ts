@@ -1,11 +1,12 @@
 // `dae start`: the supervisor in the background (returns once it answers) or in the foreground.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DaeError } from '../errors.js';
 import { DEFAULT_CONFIG, parseConfig, type DaeConfig } from '../supervisor/config.js';
 import { Dae } from '../supervisor/dae.js';
 import { home, supervisorRuns } from './control.js';
 import { startDetached } from './detached.js';
+import { checkOwnerOnly } from '../supervisor/private.js';
 
 /** Reads daeconfig.json (from the working directory unless given), writing one with every default when missing. */
 export function loadConfig(file: string | undefined): { path: string; config: DaeConfig } {
@@ -14,7 +15,14 @@ export function loadConfig(file: string | undefined): { path: string; config: Da
     if (file !== undefined) throw new DaeError('ERR_BAD_CONFIG', `${path} does not exist`);
     writeFileSync(path, `${JSON.stringify(DEFAULT_CONFIG, null, 2)}\n`, { mode: 0o600 });
   }
-  return { path, config: parseConfig(readFileSync(path, 'utf8'), path) };
+  // It names what may run here (allowedscripts) and the LAN to obey: only its owner may have written it.
+  const fd = openSync(path, 'r');
+  try {
+    checkOwnerOnly(path, fstatSync(fd));
+    return { path, config: parseConfig(readFileSync(fd, 'utf8'), path) };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Runs the supervisor in this process until it is killed or stopped. */

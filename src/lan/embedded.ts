@@ -1,9 +1,9 @@
 // The embedded registry: state in the LAN manager's process, needs persisted atomically in its home. Machines and
 // services are not persisted: machine managers re-announce what they run when they re-register.
-import { existsSync, readFileSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
 import { DaeError } from '../errors.js';
 import { SerialWriter } from '../supervisor/atomic.js';
+import { readPrivate } from '../supervisor/private.js';
 import type { Need, Service } from './records.js';
 import type { MachineLease, MachineRecord, Registry, RegistryChange, Versioned } from './registry.js';
 
@@ -25,10 +25,11 @@ export class EmbeddedRegistry implements Registry {
   /** `file`: where needs are persisted (none = in memory only). */
   constructor(file?: string) {
     this.#writer = file === undefined ? null : new SerialWriter(file);
-    if (file !== undefined && existsSync(file)) {
+    const found = file === undefined ? null : readPrivate(file);
+    if (found !== null) {
       let saved: unknown;
       try {
-        saved = JSON.parse(readFileSync(file, 'utf8'));
+        saved = JSON.parse(found.text);
       } catch (error) {
         throw new DaeError('ERR_BAD_STATE', `${file} is not valid JSON (${(error as Error).message}); it was left as it is`);
       }

@@ -1,9 +1,9 @@
 // A LAN manager on its home: the lock, the cluster token, the registry (embedded or etcd), the control socket and the
 // port file; `close()` undoes all of it. The `dae lan start` foreground process and `npm start` both run on it.
-import { unlinkSync, writeFileSync } from 'node:fs';
+import { unlinkSync } from 'node:fs';
 import { DaeError } from '../errors.js';
 import { join } from 'node:path';
-import { acquireLock, homePaths, loadToken, prepareHome, releaseLock, type HomePaths } from '../supervisor/home.js';
+import { acquireLock, homePaths, loadToken, prepareHome, releaseLock, removeLeftovers, writePrivate, type HomePaths } from '../supervisor/home.js';
 import { EmbeddedRegistry } from './embedded.js';
 import { LanManager, type LanManagerOptions } from './manager.js';
 import type { Registry } from './registry.js';
@@ -58,17 +58,18 @@ export async function startLanHome(paths: HomePaths, options: LanHomeOptions = {
     releaseLock(paths);
   };
   try {
-    prepareHome(paths);
+    prepareHome(paths, options.log);
     const lock = await acquireLock(paths);
     if (!lock.ok) throw new DaeError('ERR_ALREADY_RUNNING', `a LAN manager is already running (pid ${lock.pid}, home ${paths.root})`);
     locked = true;
-    const token = loadToken(paths);
+    removeLeftovers(paths);
+    const token = loadToken(paths, options.log);
     registry = await openRegistry(options.etcd, paths.state);
     const { host, port, ws, log } = options;
     manager = new LanManager({ host, port, ws, log, registry, token, control: paths.socket });
     await manager.start();
     const doors = manager.identity().ports;
-    writeFileSync(paths.portFile, `${JSON.stringify({ tcp: doors.tcp, ws: doors.ws })}\n`, { mode: 0o600 });
+    writePrivate(paths.portFile, `${JSON.stringify({ tcp: doors.tcp, ws: doors.ws })}\n`);
     return { manager, registry, token, close };
   } catch (error) {
     await close().catch(() => undefined);

@@ -1,5 +1,6 @@
 // Durable writes: temporary file, fsync, rename, fsync of the directory. One writer at a time per file.
 import { open, rename, unlink } from 'node:fs/promises';
+import { FLAGS } from './private.js';
 import { dirname, basename, join } from 'node:path';
 
 async function fsyncDir(dir: string): Promise<void> {
@@ -17,7 +18,8 @@ let writes = 0;
 export async function writeFileAtomic(path: string, text: string, mode = 0o600): Promise<void> {
   // Unique per write: two writers (two supervisors in one process, say) never share a temporary file.
   const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${writes++}.tmp`);
-  const handle = await open(temporary, 'w', mode);
+  // A new file, never through a link (a leftover of the same name is removed at start).
+  const handle = await open(temporary, FLAGS.create, mode);
   try {
     await handle.writeFile(text);
     await handle.sync();

@@ -1,5 +1,5 @@
 // `Dae`, the supervisor: a Daemon that installs, runs, watches and restarts the daemons of one machine.
-import { appendFileSync, existsSync, readFileSync, statSync, writeFileSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, statSync, unlinkSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { Daemon } from '../daemon/daemon.js';
@@ -9,7 +9,8 @@ import { DaeError } from '../errors.js';
 import { createDebug } from '../debug.js';
 import { checkConfig, PROTOCOLS, type DaeConfig, type Protocol } from './config.js';
 import { SerialWriter } from './atomic.js';
-import { acquireLock, homePaths, loadMachineIdentity, loadToken, prepareHome, releaseLock, type HomePaths } from './home.js';
+import { acquireLock, homePaths, loadMachineIdentity, loadToken, prepareHome, releaseLock, removeLeftovers, writePrivate, type HomePaths } from './home.js';
+import { appendPrivate, readPrivate } from './private.js';
 import type { LanLink } from './lan-link.js';
 import { logPath, rotateIfLarge, tailFile } from './logs.js';
 import { Managed, type ListEntry, type StatusEvent } from './managed.js';
@@ -114,15 +115,17 @@ export class Dae extends Daemon {
 
   /** Starts the supervisor: home, lock, token, doors, then every installed daemon back as it was. */
   override async start(): Promise<void> {
-    prepareHome(this.paths);
+    const log = (line: string): void => this.#log(line);
+    prepareHome(this.paths, log);
     const lock = await acquireLock(this.paths);
     if (!lock.ok) throw new DaeError('ERR_ALREADY_RUNNING', `already running (pid ${lock.pid}, home ${this.paths.root})`);
     this.#locked = true;
     try {
-      this.#token = loadToken(this.paths);
+      removeLeftovers(this.paths);
+      this.#token = loadToken(this.paths, log);
       const state = this.#loadState();
       await super.start();
-      writeFileSync(this.paths.portFile, `${this.port}\n`, { mode: 0o600 });
+      writePrivate(this.paths.portFile, `${this.port}\n`);
       this.#log(`supervisor pid ${process.pid} on ${this.config.host}:${this.port} and ${this.paths.socket}`);
       for (const { spec, run } of state.daemons) {
         const managed = this.#add(spec);
@@ -252,7 +255,7 @@ export class Dae extends Daemon {
     const { lanmanageraddress, lantoken, advertisedaddress, allowedscripts } = this.config;
     if (lanmanageraddress === null || lantoken === null) return;
     const addresses = Array.isArray(lanmanageraddress) ? lanmanageraddress : [lanmanageraddress];
-    const { id, key } = loadMachineIdentity(this.paths);
+    const { id, key } = loadMachineIdentity(this.paths, (line) => this.#log(line));
     const machine = { id, address: advertisedaddress, allowedscripts };
     this.#log(`machine manager ${machine.id} (${advertisedaddress}) of the LAN at ${addresses.join(', ')}`);
     const { LanLink } = await import('./lan-link.js');
@@ -442,10 +445,16 @@ export class Dae extends Daemon {
   }
 
   #loadState(): PersistedState {
-    if (!existsSync(this.paths.state)) return { version: 1, daemons: [] };
+    const found = readPrivate(this.paths.state);
+    if (found === null) return { version: 1, daemons: [] };
+    // It holds the runs' secrets: others must not read it.
+    if (found.exposed) {
+      chmodSync(this.paths.state, 0o600);
+      this.#log(`${this.paths.state} could be read by others: mode set to 0600`);
+    }
     let value: unknown;
     try {
-      value = JSON.parse(readFileSync(this.paths.state, 'utf8'));
+      value = JSON.parse(found.text);
     } catch (error) {
       throw new DaeError('ERR_BAD_STATE', `${this.paths.state} is not valid JSON (${(error as Error).message}); it was left as it is`);
     }
@@ -488,11 +497,7 @@ export class Dae extends Daemon {
   #log(message: string): void {
     const line = `${new Date().toISOString()} ${message}\n`;
     debug('%s', message);
-    try {
-      appendFileSync(this.paths.log, line, { mode: 0o600 });
-    } catch {
-      // the home went away: nothing better to do than keep running
-    }
+    appendPrivate(this.paths.log, line);
     if (this.#echo) process.stdout.write(line);
   }
 

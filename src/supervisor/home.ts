@@ -1,10 +1,11 @@
 // The supervisor's private home: state, logs, token, lock and the runtime directory with the control socket.
-import { mkdirSync, chmodSync, readFileSync, writeFileSync, openSync, closeSync, unlinkSync, statSync, linkSync } from 'node:fs';
+import { closeSync, fchmodSync, linkSync, readdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DaeError } from '../errors.js';
 import { isAlive } from './process.js';
+import { FLAGS, openPrivate, privateDir, readPrivate } from './private.js';
 import { Client } from '../client/client.js';
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -43,44 +44,80 @@ export function homePaths(root = process.env.DAE_HOME || join(homedir(), '.dae')
   };
 }
 
-/** Creates the home and its folders, private (0700). */
-export function prepareHome(paths: HomePaths): void {
-  for (const dir of [paths.root, paths.logs, paths.run]) {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    chmodSync(dir, 0o700);
+/**
+ * Creates the home and its folders, private (0700), or checks them: each must be this user's and no link; looser
+ * modes are tightened (`log` says so).
+ */
+export function prepareHome(paths: HomePaths, log: (line: string) => void = () => undefined): void {
+  for (const dir of [paths.root, paths.logs, paths.run]) if (privateDir(dir)) log(`${dir} was open to others: mode set to 0700`);
+}
+
+/** Removes the temporary files of atomic writes a crash left behind; only the lock's holder writes, so only it may. */
+export function removeLeftovers(paths: HomePaths): void {
+  for (const name of readdirSync(paths.root)) {
+    if (/^\..+\.tmp$/.test(name)) unlinkSync(join(paths.root, name));
   }
 }
 
-// Reads a private file, creating it (0600) with `make()` when missing or shorter than `minLength`.
-function loadOrCreate(path: string, minLength: number, make: () => string): string {
+/** Writes a private file (0600) of the home, never through a link. */
+export function writePrivate(path: string, text: string): void {
+  const fd = openPrivate(path, FLAGS.replace);
   try {
-    const value = readFileSync(path, 'utf8').trim();
-    if (value.length >= minLength) return value;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    fchmodSync(fd, 0o600);
+    writeSync(fd, text);
+  } finally {
+    closeSync(fd);
   }
-  const value = make();
-  writeFileSync(path, `${value}\n`, { mode: 0o600 });
-  chmodSync(path, 0o600);
-  return value;
 }
 
-/** Reads the token, creating a fresh one (0600) on first start. */
-export function loadToken(paths: HomePaths): string {
-  return loadOrCreate(paths.token, 32, () => randomBytes(32).toString('hex'));
+// Reads a secret file of the home, creating it (0600) with `make()` when missing or shorter than `minLength`. One
+// that others could have read is replaced: it may be known to them.
+function loadOrCreate(path: string, minLength: number, make: () => string, log: (line: string) => void): string {
+  const found = readPrivate(path);
+  const value = found?.text.trim() ?? '';
+  if (found !== null && found.exposed && value.length > 0) log(`${path} could be read by others: replaced with a new one`);
+  else if (value.length >= minLength) return value;
+  const fresh = make();
+  // A new file, never an old one rewritten in place: someone may hold the old one open.
+  try {
+    unlinkSync(path);
+  } catch {
+    // none yet
+  }
+  const fd = openPrivate(path, FLAGS.create);
+  try {
+    writeSync(fd, `${fresh}\n`);
+  } finally {
+    closeSync(fd);
+  }
+  return fresh;
 }
 
-/** This machine's id for the LAN and the key that proves it, made once and kept in the home. */
-export function loadMachineIdentity(paths: HomePaths): { id: string; key: string } {
+/** Reads the token, creating a fresh one (0600) on first start or when others could have read the old one. */
+export function loadToken(paths: HomePaths, log: (line: string) => void = () => undefined): string {
+  return loadOrCreate(paths.token, 32, () => randomBytes(32).toString('hex'), log);
+}
+
+/** This machine's id for the LAN and the key that proves it, made once and kept in the home. A key others could have
+ * read is replaced together with the id (the LAN keeps an id for the key it first saw): the machine joins anew. */
+export function loadMachineIdentity(paths: HomePaths, log: (line: string) => void = () => undefined): { id: string; key: string } {
+  const exposed = readPrivate(paths.machineKey)?.exposed === true;
+  if (exposed) {
+    try {
+      unlinkSync(paths.machineId);
+    } catch {
+      // none yet
+    }
+  }
   return {
-    id: loadOrCreate(paths.machineId, 8, () => `m-${randomBytes(6).toString('hex')}`),
-    key: loadOrCreate(paths.machineKey, 32, () => randomBytes(32).toString('hex')),
+    id: loadOrCreate(paths.machineId, 8, () => `m-${randomBytes(6).toString('hex')}`, log),
+    key: loadOrCreate(paths.machineKey, 32, () => randomBytes(32).toString('hex'), log),
   };
 }
 
 function readPid(path: string): number | null {
   try {
-    const pid = Number(readFileSync(path, 'utf8').trim());
+    const pid = Number(readPrivate(path)?.text.trim());
     return Number.isInteger(pid) && pid > 0 ? pid : null;
   } catch {
     return null;
@@ -128,7 +165,14 @@ export async function acquireLock(paths: HomePaths): Promise<{ ok: true } | { ok
   for (let attempt = 0; attempt < 50; attempt++) {
     // link() creates the lock with its content in one step: nobody ever reads a lock without a pid.
     const mine = `${paths.lock}.${process.pid}`;
-    writeFileSync(mine, `${process.pid}\n`, { mode: 0o600 });
+    try {
+      unlinkSync(mine);
+    } catch {
+      // none left by an earlier life of this pid
+    }
+    const fd = openPrivate(mine, FLAGS.create);
+    writeSync(fd, `${process.pid}\n`);
+    closeSync(fd);
     try {
       linkSync(mine, paths.lock);
       heldHere.add(paths.lock);
@@ -142,7 +186,7 @@ export async function acquireLock(paths: HomePaths): Promise<{ ok: true } | { ok
     if (holder !== null && (await isHeld(paths, holder))) return { ok: false, pid: holder };
     const breaker = `${paths.lock}.break`;
     try {
-      closeSync(openSync(breaker, 'wx', 0o600));
+      closeSync(openPrivate(breaker, FLAGS.create));
     } catch {
       // Someone else is breaking it; a breaker that died long ago is cleared.
       try {

@@ -1,6 +1,7 @@
 // Per-daemon log files: opened in append mode for the child, rotated by size with copy-and-truncate.
-import { openSync, closeSync, statSync, copyFileSync, truncateSync, renameSync, unlinkSync, existsSync, readSync } from 'node:fs';
+import { closeSync, constants, copyFileSync, fstatSync, ftruncateSync, lstatSync, readSync, renameSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { FLAGS, openPrivate } from './private.js';
 
 export type Stream = 'out' | 'err';
 
@@ -10,8 +11,14 @@ export function logPath(dir: string, name: string, stream: Stream): string {
 
 /** Opens both files in append mode (0600): the child writes straight to them, with or without a supervisor. */
 export function openLogs(dir: string, name: string): { out: number; err: number; close(): void } {
-  const out = openSync(logPath(dir, name, 'out'), 'a', 0o600);
-  const err = openSync(logPath(dir, name, 'err'), 'a', 0o600);
+  const out = openPrivate(logPath(dir, name, 'out'), FLAGS.append);
+  let err: number;
+  try {
+    err = openPrivate(logPath(dir, name, 'err'), FLAGS.append);
+  } catch (error) {
+    closeSync(out);
+    throw error;
+  }
   return { out, err, close: () => [out, err].forEach((fd) => closeSync(fd)) };
 }
 
@@ -22,32 +29,58 @@ export function openLogs(dir: string, name: string): { out: number; err: number;
 export function rotateIfLarge(path: string, maxBytes: number, files: number): boolean {
   let size: number;
   try {
-    size = statSync(path).size;
+    const stats = lstatSync(path);
+    // Only a regular file is rotated: a link is never followed to truncate what it points at.
+    if (!stats.isFile()) return false;
+    size = stats.size;
   } catch {
     return false;
   }
   if (size <= maxBytes) return false;
-  if (files <= 1) {
-    truncateSync(path, 0);
-    return true;
+  const fd = openPrivate(path, FLAGS.append);
+  try {
+    if (files > 1) {
+      removeIfPresent(`${path}.${files - 1}`);
+      // rename() moves the entry itself, links included: nothing is followed.
+      for (let i = files - 2; i >= 1; i--) renameIfPresent(`${path}.${i}`, `${path}.${i + 1}`);
+      // The source is the file just opened without following links; the copy never replaces an existing entry.
+      copyFileSync(`/proc/self/fd/${fd}`, `${path}.1`, constants.COPYFILE_EXCL);
+    }
+    ftruncateSync(fd, 0);
+  } finally {
+    closeSync(fd);
   }
-  const oldest = `${path}.${files - 1}`;
-  if (existsSync(oldest)) unlinkSync(oldest);
-  for (let i = files - 2; i >= 1; i--) {
-    if (existsSync(`${path}.${i}`)) renameSync(`${path}.${i}`, `${path}.${i + 1}`);
-  }
-  copyFileSync(path, `${path}.1`);
-  truncateSync(path, 0);
   return true;
+}
+
+function removeIfPresent(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+}
+
+function renameIfPresent(from: string, to: string): void {
+  try {
+    renameSync(from, to);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
 }
 
 /** The last `lines` lines of a file (reading at most the last `maxBytes`). */
 export function tailFile(path: string, lines: number, maxBytes = 4 * 1024 * 1024): string[] {
-  if (!existsSync(path)) return [];
-  const size = statSync(path).size;
-  const start = Math.max(0, size - maxBytes);
-  const fd = openSync(path, 'r');
+  let fd: number;
   try {
+    fd = openPrivate(path, FLAGS.read);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const start = Math.max(0, size - maxBytes);
     const buffer = Buffer.alloc(size - start);
     let read = 0;
     while (read < buffer.length) {

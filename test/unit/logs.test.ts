@@ -1,7 +1,7 @@
 // Log files: rotation by size with copy-and-truncate, and tails.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { logPath, openLogs, rotateIfLarge, tailFile } from '../../src/supervisor/logs.js';
@@ -53,6 +53,22 @@ test('tail gives the last lines, UTF-8 intact', () => {
     assert.deepEqual(tailFile(path, 3), ['line 97 é', 'line 98 é', 'line 99 é']);
     assert.deepEqual(tailFile(path, 0), []);
     assert.equal(tailFile(path, 1000).length, 100);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a log that is a symbolic link is never opened, rotated or truncated through it', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dae-logs-'));
+  try {
+    const victim = join(dir, 'victim');
+    writeFileSync(victim, 'x'.repeat(4096));
+    symlinkSync(victim, logPath(dir, 'kv', 'out'));
+    assert.throws(() => openLogs(dir, 'kv'), (error: { code?: string }) => error.code === 'ERR_UNSAFE_FILE');
+    assert.equal(existsSync(logPath(dir, 'kv', 'err')), false, 'nothing is left open or created when the pair fails');
+    assert.equal(rotateIfLarge(logPath(dir, 'kv', 'out'), 1024, 3), false);
+    assert.equal(readFileSync(victim, 'utf8').length, 4096);
+    assert.throws(() => tailFile(logPath(dir, 'kv', 'out'), 5), (error: { code?: string }) => error.code === 'ERR_UNSAFE_FILE');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
