@@ -13,10 +13,10 @@ import { acquireLock, homePaths, loadMachineIdentity, loadToken, prepareHome, re
 import { appendPrivate, readPrivate } from './private.js';
 import type { LanLink } from './lan-link.js';
 import { logPath, rotateIfLarge, tailFile } from './logs.js';
-import { Managed, type ListEntry, type StatusEvent } from './managed.js';
+import { Managed, type ListEntry, type StartOutcome, type StatusEvent } from './managed.js';
 import { canBind, choosePort } from './ports.js';
-import { isAlive, hasSecret } from './process.js';
-import { checkInstallOptions, checkName, checkState, type DaemonSpec, type InstallOptions, type LanPlacement, type PersistedState } from './spec.js';
+import { reapRun, scanRuns, type RunProcess } from './runs.js';
+import { checkInstallOptions, checkName, checkState, type DaemonSpec, type InstallOptions, type LanPlacement, type PersistedState, type RunRecord } from './spec.js';
 
 const debug = createDebug('dae');
 
@@ -44,6 +44,19 @@ export interface DaemonInfo extends ListEntry {
   logs: { out: string; err: string };
 }
 
+const STATE_RETRY_MS = 1000;
+
+function stateError(path: string, why: string | null, what: string): DaeError {
+  return new DaeError('ERR_STATE_WRITE', `cannot write ${path} (${why ?? 'unknown'}): ${what}`);
+}
+
+// The process an earlier supervisor spawned for `run`: its recorded pid, or (a record written ahead of the spawn) the
+// earliest group leader that carries its secret.
+function leaderOf(run: RunRecord, processes: readonly RunProcess[]): RunProcess | undefined {
+  const leaders = processes.filter((item) => item.pid === item.pgid && (run.pid === null || item.pid === run.pid));
+  return leaders.sort((a, b) => a.started - b.started)[0];
+}
+
 function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest();
 }
@@ -62,6 +75,9 @@ export class Dae extends Daemon {
   #sampler: NodeJS.Timeout | null = null;
   #lan: LanLink | null = null;
   #leasing: Promise<unknown> = Promise.resolve();
+  readonly #blocked = new Set<Managed>();
+  #retry: NodeJS.Timeout | null = null;
+  #writeFailing = false;
   #shuttingDown: Promise<void> | null = null;
   readonly #queues = new Map<string, Promise<unknown>>();
 
@@ -127,17 +143,9 @@ export class Dae extends Daemon {
       await super.start();
       writePrivate(this.paths.portFile, `${this.port}\n`);
       this.#log(`supervisor pid ${process.pid} on ${this.config.host}:${this.port} and ${this.paths.socket}`);
-      for (const { spec, run } of state.daemons) {
-        const managed = this.#add(spec);
-        if (spec.stopped) continue;
-        if (run !== null && isAlive(run.pid) && hasSecret(run.pid, run.secret)) {
-          managed.adopt(run);
-        } else {
-          if (run !== null) Managed.reap(run);
-          managed.start();
-        }
-      }
-      await this.#persist();
+      await this.#takeBack(state);
+      // A full disk does not keep the supervisor down: what could not be written is retried.
+      await this.#persist().catch(() => undefined);
       this.#sampler = setInterval(() => this.#sample(), this.config.sampleInterval);
       this.#sampler.unref();
       await this.#joinLan();
@@ -148,6 +156,43 @@ export class Dae extends Daemon {
       this.#unlock();
       throw error;
     }
+  }
+
+  // Every run an earlier supervisor of this home left: adopted when alive and recorded, killed when its record says it
+  // should not run or cannot be adopted, and any process of this home that no record explains is killed too.
+  async #takeBack(state: PersistedState): Promise<void> {
+    const found = await scanRuns();
+    const known = new Set<string>();
+    const reap: RunRecord[] = [];
+    const start: Managed[] = [];
+    for (const { spec, run } of state.daemons) {
+      const managed = this.#add(spec);
+      if (run !== null) known.add(run.secret);
+      const mine = run === null ? [] : found.filter((item) => item.secret === run.secret);
+      const leader = run === null || spec.stopped ? undefined : leaderOf(run, mine);
+      if (run !== null && leader !== undefined) {
+        managed.adopt({ ...run, pid: leader.pid });
+        continue;
+      }
+      if (run !== null && mine.length > 0) reap.push(run);
+      if (!spec.stopped) start.push(managed);
+    }
+    reap.push(...this.#strays(found, known));
+    // Nothing left over may hold a port a fresh run needs.
+    await Promise.all(reap.map((run) => reapRun(run)));
+    for (const managed of start) void managed.start();
+  }
+
+  // Runs of this home's processes (its runtime directory in their environment) whose secret no record holds.
+  #strays(found: readonly RunProcess[], known: Set<string>): RunRecord[] {
+    const strays: RunRecord[] = [];
+    for (const stray of found) {
+      if (stray.runtimeDir !== this.paths.run || known.has(stray.secret)) continue;
+      this.#log(`killing pid ${stray.pid}: a process of this home that no record knows`);
+      known.add(stray.secret);
+      strays.push({ pid: stray.pgid, secret: stray.secret, startedAt: 0 });
+    }
+    return strays;
   }
 
   /** Stops every daemon, then the supervisor. */
@@ -162,8 +207,13 @@ export class Dae extends Daemon {
       await this.#lan?.stop();
       const all = [...this.#managed.values()];
       if (options.keepDaemons) for (const managed of all) managed.detach();
-      else await Promise.all(all.map((managed) => managed.stop('the supervisor stopped')));
-      await this.#persist();
+      else {
+        await Promise.all(all.map((managed) => managed.stop('the supervisor stopped')));
+        // Stopped with its daemons means nothing of this home runs on.
+        await Promise.all(this.#strays(await scanRuns(), new Set()).map((run) => reapRun(run)));
+      }
+      if (this.#retry) clearInterval(this.#retry);
+      await this.#persist().catch(() => undefined);
       this.#log(options.keepDaemons ? 'supervisor stopped; daemons keep running' : 'supervisor stopped with its daemons');
       await super.stop();
       try {
@@ -245,9 +295,15 @@ export class Dae extends Daemon {
       this.#managed.delete(name);
       throw error;
     }
-    await this.#persist();
+    // The spec and the first run's record are written in one write, before the spawn; if it fails, nothing was installed.
+    const { entry, outcome } = await this.#startAndSettle(managed);
+    if (outcome === 'unwritten') {
+      this.#managed.delete(name);
+      this.#blocked.delete(managed);
+      throw stateError(this.paths.state, entry.reason, `${name} was not installed`);
+    }
     this.#log(`installed ${name}: ${path} ports ${JSON.stringify(spec.leases)}${placement ? ` for need ${placement.lan.need} (epoch ${placement.lan.epoch})` : ''}`);
-    return this.#startAndSettle(managed);
+    return entry;
   }
 
   // A machine manager: follow the LAN manager's needs (the config names it). Loaded only then.
@@ -267,9 +323,13 @@ export class Dae extends Daemon {
   uninstall(name: string): Promise<{ name: string; uninstalled: true }> {
     return this.#serial(name, async () => {
       const managed = this.#get(name);
+      // Stopped on disk first: a crash from here on never brings it back.
+      const wasStopped = managed.spec.stopped;
+      await this.#commit(`${name} was not uninstalled`, () => (managed.spec.stopped = true), () => (managed.spec.stopped = wasStopped));
       await managed.stop('uninstalled');
       this.#managed.delete(name);
-      await this.#persist();
+      this.#blocked.delete(managed);
+      await this.#commit(`${name} is stopped, but still installed: uninstall it again`, () => undefined, () => this.#managed.set(name, managed));
       this.#log(`uninstalled ${name}`);
       return { name, uninstalled: true as const };
     });
@@ -286,13 +346,11 @@ export class Dae extends Daemon {
   startDaemon(name: string): Promise<ListEntry> {
     return this.#serial(name, async () => {
       const managed = this.#local(name);
-      managed.spec.stopped = false;
+      const wasStopped = managed.spec.stopped;
+      await this.#commit(`${name} was not started`, () => (managed.spec.stopped = false), () => (managed.spec.stopped = wasStopped));
       managed.resetHistory();
-      if (managed.run !== null) {
-        await this.#persist();
-        return managed.entry();
-      }
-      return this.#startAndSettle(managed);
+      if (managed.run !== null) return managed.entry();
+      return (await this.#startAndSettle(managed)).entry;
     });
   }
 
@@ -300,9 +358,11 @@ export class Dae extends Daemon {
   stopDaemon(name: string): Promise<ListEntry> {
     return this.#serial(name, async () => {
       const managed = this.#get(name);
-      managed.spec.stopped = true;
+      const wasStopped = managed.spec.stopped;
+      await this.#commit(`${name} was not stopped`, () => (managed.spec.stopped = true), () => (managed.spec.stopped = wasStopped));
+      this.#blocked.delete(managed);
       await managed.stop();
-      await this.#persist();
+      await this.#persist().catch(() => undefined);
       return managed.entry();
     });
   }
@@ -311,10 +371,11 @@ export class Dae extends Daemon {
   restartDaemon(name: string): Promise<ListEntry> {
     return this.#serial(name, async () => {
       const managed = this.#local(name);
+      const wasStopped = managed.spec.stopped;
+      await this.#commit(`${name} was not restarted`, () => (managed.spec.stopped = false), () => (managed.spec.stopped = wasStopped));
       await managed.stop('restarting');
-      managed.spec.stopped = false;
       managed.resetHistory();
-      return this.#startAndSettle(managed);
+      return (await this.#startAndSettle(managed)).entry;
     });
   }
 
@@ -388,17 +449,32 @@ export class Dae extends Daemon {
     return true;
   }
 
-  #startAndSettle(managed: Managed): Promise<ListEntry> {
-    return new Promise((resolve) => {
-      const settle = (event: StatusEvent): void => {
-        if (event.name !== managed.name || event.to === 'starting') return;
-        this.off('daemon-status', settle);
-        resolve(managed.entry());
-      };
-      this.on('daemon-status', settle);
-      managed.start();
-      if (managed.status !== 'starting') settle({ name: managed.name, from: 'stopped', to: managed.status, at: '', reason: null });
-    });
+  // Starts a run and waits until it is online or has failed to start.
+  async #startAndSettle(managed: Managed): Promise<{ entry: ListEntry; outcome: StartOutcome }> {
+    let settle = (): void => undefined;
+    const settled = new Promise<void>((resolve) => (settle = resolve));
+    const listener = (event: StatusEvent): void => {
+      if (event.name === managed.name && event.to !== 'starting') settle();
+    };
+    this.on('daemon-status', listener);
+    try {
+      const outcome = await managed.start();
+      if (outcome === 'spawned') await settled;
+      return { entry: managed.entry(), outcome };
+    } finally {
+      this.off('daemon-status', listener);
+    }
+  }
+
+  // Changes the desired state in memory and on disk together: when the write fails, the change is undone.
+  async #commit(what: string, change: () => unknown, undo: () => unknown): Promise<void> {
+    change();
+    try {
+      await this.#persist();
+    } catch (error) {
+      undo();
+      throw stateError(this.paths.state, (error as Error).message, what);
+    }
   }
 
   #add(spec: DaemonSpec): Managed {
@@ -407,8 +483,8 @@ export class Dae extends Daemon {
       logDir: this.paths.logs,
       runtimeDir: this.paths.run,
       supervisorPort: () => this.port,
-      // Failures are logged by #persist; the next change writes the whole state again.
-      persist: () => void this.#persist().catch(() => undefined),
+      persist: () => this.#persist(),
+      blocked: (managed) => this.#block(managed),
       statusChanged: (event) => this.#statusChanged(event),
     });
     this.#managed.set(spec.name, managed);
@@ -461,12 +537,39 @@ export class Dae extends Daemon {
     return checkState(value, this.paths.state);
   }
 
-  #persist(): Promise<void> {
+  // Writes the whole state durably (one writer; writes in flight together become one). A failure is logged once until
+  // a write succeeds again; then the daemons whose spawn it held back start.
+  async #persist(): Promise<void> {
     const state: PersistedState = { version: 1, daemons: [...this.#managed.values()].map((managed) => ({ spec: managed.spec, run: managed.run })) };
-    return this.#writer.write(`${JSON.stringify(state, null, 2)}\n`).catch((error: unknown) => {
-      this.#log(`cannot write ${this.paths.state}: ${(error as Error).message}`);
+    try {
+      await this.#writer.write(`${JSON.stringify(state, null, 2)}\n`);
+    } catch (error) {
+      if (!this.#writeFailing) this.#log(`cannot write ${this.paths.state}: ${(error as Error).message}`);
+      this.#writeFailing = true;
       throw error;
-    });
+    }
+    if (this.#writeFailing) this.#log(`${this.paths.state} written again`);
+    this.#writeFailing = false;
+    this.#unblock();
+  }
+
+  // A spawn waits for the state to be writable: it is tried again every second.
+  #block(managed: Managed): void {
+    this.#blocked.add(managed);
+    if (this.#retry !== null || this.#shuttingDown) return;
+    this.#retry = setInterval(() => void this.#persist().catch(() => undefined), STATE_RETRY_MS);
+    this.#retry.unref();
+  }
+
+  #unblock(): void {
+    if (this.#retry !== null) clearInterval(this.#retry);
+    this.#retry = null;
+    const waiting = [...this.#blocked];
+    this.#blocked.clear();
+    if (this.#shuttingDown) return;
+    for (const managed of waiting) {
+      if (this.#managed.get(managed.name) === managed && !managed.spec.stopped && managed.run === null) void managed.start();
+    }
   }
 
   #statusChanged(event: StatusEvent): void {

@@ -8,7 +8,8 @@ import type { ReadyReport } from '../daemon/supervised.js';
 import type { DaeConfig, Protocol } from './config.js';
 import { openLogs } from './logs.js';
 import { decideRestart, describeExit, FRESH_HISTORY, type ExitFacts, type RestartHistory } from './policy.js';
-import { CLOCK_TICKS, groupAlive, hasSecret, isAlive, killGroup, portHolder, reapGroup, sampleProcess, spawnDaemon } from './process.js';
+import { CLOCK_TICKS, groupAlive, isAlive, killGroup, portHolder, sampleProcess, spawnDaemon } from './process.js';
+import { reapRun, signalRun } from './runs.js';
 import type { DaemonSpec, RunRecord, Status } from './spec.js';
 
 const debug = createDebug('managed');
@@ -29,7 +30,10 @@ export interface ManagedContext {
   readonly runtimeDir: string;
   /** The supervisor's pid and port, for the child's environment. */
   readonly supervisorPort: () => number;
-  persist(): void;
+  /** Writes the whole state durably; rejects when it cannot. */
+  persist(): Promise<void>;
+  /** A spawn did not happen because its record could not be written: start it again once a write succeeds. */
+  blocked(managed: Managed): void;
   statusChanged(event: StatusEvent): void;
 }
 
@@ -60,6 +64,10 @@ function same(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
+/** What became of a `start()`: spawned; `unwritten` (the state could not be written, so nothing was spawned); `failed`
+ * (the spawn itself failed); `skipped` (a run exists already, or it was stopped meanwhile). */
+export type StartOutcome = 'spawned' | 'unwritten' | 'failed' | 'skipped';
+
 export class Managed {
   spec: DaemonSpec;
   run: RunRecord | null = null;
@@ -76,7 +84,8 @@ export class Managed {
   #exitWaiters: Array<() => void> = [];
   #stopRequested = false;
   #detached = false;
-  #lastGroup: number | null = null;
+  #lastRun: RunRecord | null = null;
+  #spawning: Promise<StartOutcome> | null = null;
   #killReason: string | null = null;
   #exitSeen = false;
   #readyTimer: NodeJS.Timeout | null = null;
@@ -108,23 +117,61 @@ export class Managed {
     return this.#channel;
   }
 
-  /** Spawns a fresh run (never a second one beside a live run). */
-  start(): void {
-    if (this.#detached || (this.run !== null && !this.#exitSeen)) return;
+  /**
+   * Spawns a fresh run (never a second one beside a live run). The run's secret is written to the state before the
+   * spawn, so whatever a crash leaves running is known to the next supervisor; a spawn whose record cannot be written
+   * does not happen (`unwritten`: errored, and started again once a write succeeds).
+   */
+  start(): Promise<StartOutcome> {
+    if (this.#detached || this.#spawning !== null || (this.run !== null && !this.#exitSeen)) return Promise.resolve('skipped');
     this.#clearTimer('restart');
     this.#clearTimer('ready');
     this.#stopRequested = false;
     this.#killReason = null;
     this.#exitSeen = false;
     this.#socket = null;
-    const secret = randomBytes(24).toString('hex');
+    const run: RunRecord = { pid: null, secret: randomBytes(24).toString('hex'), startedAt: Date.now() };
+    this.run = run;
+    this.#setStatus('starting', null);
+    const spawning = this.#writeAheadAndSpawn(run);
+    this.#spawning = spawning;
+    void spawning.finally(() => {
+      if (this.#spawning === spawning) this.#spawning = null;
+    });
+    return spawning;
+  }
+
+  async #writeAheadAndSpawn(run: RunRecord): Promise<StartOutcome> {
+    try {
+      await this.#ctx.persist();
+    } catch (error) {
+      if (this.run === run) this.run = null;
+      if (this.#stopRequested || this.#detached) {
+        this.#setStatus('stopped', this.#reason);
+        return 'skipped';
+      }
+      this.#setStatus('errored', `state not writable (${(error as Error).message}): not started; retried once a write succeeds`);
+      this.#ctx.blocked(this);
+      return 'unwritten';
+    }
+    if (this.run !== run || this.#stopRequested || this.#detached) {
+      // Stopped while the record was written: nothing is spawned.
+      if (this.run === run) this.run = null;
+      if (!this.#detached) this.#setStatus('stopped', this.#reason);
+      this.#persistLater();
+      return 'skipped';
+    }
+    return this.#spawn(run) ? 'spawned' : 'failed';
+  }
+
+  #spawn(run: RunRecord): boolean {
     const env: NodeJS.ProcessEnv = {};
     for (const [key, value] of Object.entries(process.env)) if (key !== 'DAE' && !key.startsWith('DAE_')) env[key] = value;
     Object.assign(env, this.spec.env, {
       DAE: '1',
       DAE_PID: String(process.pid),
       DAE_PORT: String(this.#ctx.supervisorPort()),
-      DAE_SECRET: secret,
+      DAE_SECRET: run.secret,
       DAE_NAME: this.spec.name,
       DAE_RUNTIME_DIR: this.#ctx.runtimeDir,
     });
@@ -134,39 +181,49 @@ export class Managed {
       const port = this.spec.leases[protocol];
       if (port !== undefined) env[`DAE_${protocol.toUpperCase()}_PORT`] = String(port);
     }
+    const failed = (reason: string): false => {
+      this.run = null;
+      this.#setStatus('errored', reason);
+      this.#persistLater();
+      return false;
+    };
     let logs: ReturnType<typeof openLogs>;
     try {
       logs = openLogs(this.#ctx.logDir, this.spec.name);
     } catch (error) {
-      this.#setStatus('errored', `cannot open log files: ${(error as Error).message}`);
-      return;
+      return failed(`cannot open log files: ${(error as Error).message}`);
     }
     let child: ChildProcess;
     try {
       child = spawnDaemon({ script: this.spec.script, args: this.spec.args, cwd: this.spec.cwd, env, stdout: logs.out, stderr: logs.err });
     } catch (error) {
       // E2BIG, ENOMEM, a NUL byte: Node throws at once. The daemon is errored; the supervisor goes on.
-      this.#setStatus('errored', `cannot spawn node ${this.spec.script}: ${(error as Error).message}`);
-      return;
+      return failed(`cannot spawn node ${this.spec.script}: ${(error as Error).message}`);
     } finally {
       logs.close();
     }
     if (child.pid === undefined) {
       child.once('error', () => undefined);
-      this.#setStatus('errored', `cannot spawn node ${this.spec.script}`);
-      return;
+      return failed(`cannot spawn node ${this.spec.script}`);
     }
     this.#child = child;
-    this.run = { pid: child.pid, secret, startedAt: Date.now() };
+    run.pid = child.pid;
+    run.startedAt = Date.now();
     child.once('error', (error) => debug('%s child error %s', this.name, error.message));
-    child.once('exit', (code, signal) => this.#exited({ exitCode: code, signal, uptime: Date.now() - (this.run?.startedAt ?? Date.now()) }));
-    this.#setStatus('starting', null);
-    this.#ctx.persist();
+    child.once('exit', (code, signal) => this.#exited({ exitCode: code, signal, uptime: Date.now() - run.startedAt }));
+    // The pid is a convenience for the next supervisor: the secret written before the spawn already finds the process.
+    this.#persistLater();
     this.#readyTimer = setTimeout(() => this.#kill(`no ready report within ${this.#ctx.config.readyTimeout} ms`), this.#ctx.config.readyTimeout);
+    return true;
+  }
+
+  // A write nobody waits for: a failure is logged by the supervisor, and the next write carries everything again.
+  #persistLater(): void {
+    this.#ctx.persist().catch(() => undefined);
   }
 
   /** Waits for a run left by a previous supervisor to re-connect; restarts it if it does not in time. */
-  adopt(run: RunRecord): void {
+  adopt(run: RunRecord & { pid: number }): void {
     this.run = run;
     this.#child = null;
     this.#stopRequested = false;
@@ -223,20 +280,24 @@ export class Managed {
   async stop(reason: string | null = 'stopped by request'): Promise<void> {
     this.#clearTimer('restart');
     this.#stopRequested = true;
-    if (this.run === null || this.#exitSeen) {
+    this.#reason = reason;
+    // A spawn whose record is being written sees the request and does not happen.
+    if (this.#spawning !== null) await this.#spawning;
+    const run = this.run;
+    if (run === null || run.pid === null || this.#exitSeen) {
       this.#setStatus('stopped', reason);
       return;
     }
     this.#setStatus('stopping', reason);
     const gone = this.#whenExited();
-    const pid = this.run.pid;
-    killGroup(pid, this.spec.stopSignal as NodeJS.Signals);
-    if (this.#child === null) this.#watchGone(this.run);
-    const force = setTimeout(() => killGroup(pid, 'SIGKILL'), this.spec.stopTimeout);
+    // The stop signal reaches the group and any process of the run that left it (setsid).
+    void signalRun(run, this.spec.stopSignal as NodeJS.Signals);
+    if (this.#child === null) this.#watchGone(run);
+    const force = setTimeout(() => void signalRun(run, 'SIGKILL'), this.spec.stopTimeout);
     await gone;
     clearTimeout(force);
-    // Stopped means no survivor: a grandchild that outlived its leader is gone too before this resolves.
-    await reapGroup(pid);
+    // Stopped means no survivor: whatever of the run outlived its leader is gone too before this resolves.
+    await reapRun(run);
   }
 
   /** Leaves the run alone for good (the supervisor goes; the next one adopts it): nothing here acts on it again. */
@@ -249,7 +310,7 @@ export class Managed {
 
   /** CPU, memory and `maxMemory`, sampled in the background. */
   sample(now: number): void {
-    if (this.run === null || this.#status === 'stopped') return;
+    if (this.run === null || this.run.pid === null || this.#status === 'stopped') return;
     const sample = sampleProcess(this.run.pid);
     if (sample === null) return;
     if (this.#lastSample !== null && now > this.#lastSample.at) {
@@ -308,7 +369,7 @@ export class Managed {
 
   // Kills the run at once for `reason`; the exit then goes through the restart policy.
   #kill(reason: string): void {
-    if (this.run === null || this.#exitSeen) return;
+    if (this.run === null || this.run.pid === null || this.#exitSeen) return;
     this.#killReason = reason;
     debug('%s killed: %s', this.name, reason);
     killGroup(this.run.pid, 'SIGKILL');
@@ -320,7 +381,7 @@ export class Managed {
     if (this.#pollTimer || this.#detached) return;
     const check = (): void => {
       if (this.run !== run || this.#exitSeen) return;
-      if (isAlive(run.pid)) {
+      if (run.pid !== null && isAlive(run.pid)) {
         this.#pollTimer = setTimeout(check, POLL_MS);
         return;
       }
@@ -340,8 +401,8 @@ export class Managed {
     const run = this.run;
     for (const timer of ['ready', 'liveness', 'poll'] as const) this.#clearTimer(timer);
     // No orphan keeps the port: whatever is left of the group goes with its leader (and is awaited before a restart).
-    if (groupAlive(run.pid)) killGroup(run.pid, 'SIGKILL');
-    this.#lastGroup = run.pid;
+    if (run.pid !== null && groupAlive(run.pid)) killGroup(run.pid, 'SIGKILL');
+    this.#lastRun = run;
     this.#channel?.close();
     this.#channel = null;
     this.#child = null;
@@ -373,14 +434,18 @@ export class Managed {
         this.#setStatus(decision.status, this.#killReason ? `${reason}; ${decision.reason}` : decision.reason);
       }
     }
-    this.#ctx.persist();
+    this.#persistLater();
     for (const resolve of waiters) resolve();
   }
 
   #restartNow(): void {
-    const group = this.#lastGroup;
-    if (group === null) return this.start();
-    void reapGroup(group).then(() => this.start());
+    const last = this.#lastRun;
+    // Nothing of the previous run (group or escaped grandchildren) may hold a port when the next one starts.
+    const again = (): void => {
+      if (!this.#stopRequested && !this.#detached) void this.start();
+    };
+    if (last === null) again();
+    else void reapRun(last).then(again);
   }
 
   // Shows who holds a leased port the daemon is about to need (until it comes online).
@@ -401,11 +466,6 @@ export class Managed {
   resetHistory(): void {
     this.#history = FRESH_HISTORY;
     this.#reason = null;
-  }
-
-  /** A run from a previous supervisor that cannot be adopted: kill it if it really is ours. */
-  static reap(run: RunRecord): void {
-    if (isAlive(run.pid) && hasSecret(run.pid, run.secret)) killGroup(run.pid, 'SIGKILL');
   }
 
   #policy(): DaeConfig['restart'] {

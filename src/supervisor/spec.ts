@@ -36,7 +36,8 @@ export interface LanPlacement {
 
 /** The run a supervisor left behind, kept so the next one can take it back (the secret proves it). */
 export interface RunRecord {
-  pid: number;
+  /** null while the spawn is under way: the record is written first, so a crash never leaves an unknown process. */
+  pid: number | null;
   secret: string;
   startedAt: number;
 }
@@ -196,7 +197,8 @@ const SPEC_FIELDS = new Map<string, { check: FieldCheck; optional?: true }>([
 ]);
 
 const RUN_FIELDS = new Map<string, FieldCheck>([
-  ['pid', isWhole(1)],
+  // null: written ahead of the spawn, before the pid is known (the secret finds the process).
+  ['pid', (value) => (value === null || (Number.isInteger(value) && (value as number) > 0) ? null : 'a process id or null')],
   ['secret', (value) => (typeof value === 'string' && /^[0-9a-f]{16,128}$/.test(value) ? null : 'a hex secret')],
   ['startedAt', isWhole(0)],
 ]);

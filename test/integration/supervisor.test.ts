@@ -6,6 +6,9 @@ import { readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { Client, Dae, DaeError, type StatusEvent } from '../../src/index.js';
 import { groupAlive, isAlive } from '../../src/supervisor/process.js';
+import { procStat } from '../helpers/cli.js';
+
+const procGroup = (pid: number): number | undefined => procStat(pid)?.pgrp;
 import { fixture, HEARTBEAT, removeHomes, SAMPLE_KV, startDae, untilStatus } from '../helpers/supervisor.js';
 
 // Each test takes its own port range, so a slow teardown never collides with the next test.
@@ -244,6 +247,16 @@ describe('ready, liveness and stop', () => {
     await dae.stopDaemon('parent');
     assert.equal(isAlive(grandchild), false);
     assert.equal(groupAlive(entry.pid!), false);
+  });
+
+  test('a grandchild that left the group with setsid is stopped too (it carries the run\'s secret)', async () => {
+    const dae = await supervisor();
+    const entry = await dae.install('escaper', fixture('grandchild'), { env: { GRANDCHILD_PORT: '0', GRANDCHILD_SETSID: '1' } });
+    const grandchild = (await call(entry.ports.tcp!, 'child')) as number;
+    assert.equal(isAlive(grandchild), true);
+    assert.notEqual(procGroup(grandchild), entry.pid, 'the grandchild runs in a group of its own');
+    await dae.stopDaemon('escaper');
+    assert.equal(isAlive(grandchild), false);
   });
 
   test('status events reach subscribers', async () => {
