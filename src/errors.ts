@@ -38,6 +38,7 @@ export const ERRORS = {
   ERR_PLACEMENT: 'the need may not run there (pin, `allowedscripts`, code-loading env; the message says which), or a daemon the LAN placed was to be started by hand',
   ERR_UNSAFE_FILE: 'a file or folder of the home, or the config, that another user owns or may write, or a symbolic link where a file of ours belongs',
   ERR_STATE_WRITE: 'the state could not be written (a full disk?): the command changed nothing, and nothing was spawned',
+  ERR_AUTH_TIMEOUT: 'a network connection of the supervisor or the LAN manager did not `auth` in time; the connection is closed',
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

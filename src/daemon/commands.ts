@@ -20,6 +20,8 @@ export interface CommandSpec {
   reply?: string;
   /** The result is the reply's whole argument list, not its only argument. */
   spread?: boolean;
+  /** Later commands of the connection wait until this one is answered (an async `auth`: what follows it may need it). */
+  barrier?: boolean;
 }
 
 export type CommandDeclarations = Readonly<Record<string, Handler | CommandSpec>>;
@@ -33,6 +35,7 @@ export interface Command {
   readonly max: number;
   readonly reply: string;
   readonly spread: boolean;
+  readonly barrier: boolean;
 }
 
 /** Reply names of the built-ins and `error`: no command or push may use them. */
@@ -59,7 +62,7 @@ export function buildCommandTable(declared: CommandDeclarations, builtins: Comma
     const max = spec.params ?? (read.max === Infinity ? Infinity : Math.max(required, read.max - skip));
     table.set(name, {
       name, run: spec.run, protected: spec.protected === true, guest, required, max,
-      reply: spec.reply ?? name, spread: spec.spread === true,
+      reply: spec.reply ?? name, spread: spec.spread === true, barrier: spec.barrier === true,
     });
   };
   for (const [name, entry] of Object.entries(builtins)) add(name, entry, true);

@@ -16,6 +16,7 @@ import type { Guest, Session } from './session.js';
 import { serveStream } from './stream.js';
 import { SupervisorLink } from './supervised.js';
 import { makePrivate, prepareSocketPath } from './unix.js';
+import { Gate } from './gate.js';
 import type { Door, DoorHost } from './door.js';
 
 const debug = createDebug('daemon');
@@ -75,7 +76,7 @@ function checkLimits(limits: Partial<Limits> | undefined): Limits {
     }
     merged[key as keyof Limits] = value;
   }
-  for (const key of ['maxPacketBytes', 'maxConnections', 'maxInFlight', 'maxWriteBuffer'] as const) {
+  for (const key of ['maxPacketBytes', 'maxConnections', 'maxConnectionsPerPeer', 'maxInFlight', 'maxWriteBuffer'] as const) {
     if (merged[key] < 1) throw new DaeError('ERR_BAD_OPTION', `limits.${key} must be at least 1, got ${merged[key]}`);
   }
   return merged;
@@ -112,12 +113,14 @@ export abstract class Daemon extends EventEmitter {
   #status: DaemonStatus = 'idle';
   readonly #sessions = new Set<Session>();
   readonly #authFailures = new WeakMap<Guest, number>();
+  readonly #gate: Gate;
 
   constructor(options: DaemonOptions = {}) {
     super();
     this.#options = options;
     this.env = readDaeEnv(options.env ?? process.env);
     this.limits = checkLimits(options.limits);
+    this.#gate = new Gate(this.limits, (token) => this.checkToken(token));
     this.name = options.name ?? new.target.name.toLowerCase();
     if (options.port !== undefined) checkPort('port', options.port);
     if (options.http !== undefined) checkPort('http', options.http);
@@ -147,7 +150,7 @@ export abstract class Daemon extends EventEmitter {
       run: (command, args, guest) => this.#run(command, args, guest),
       call: (name, args, guest) => this.#call(name, args, guest),
       describe: () => ({ ...this.identity(), commands: describeCommands(this.#commandTable()) }),
-      checkToken: (token) => this.checkToken(token),
+      gate: this.#gate,
       allowOrigins: this.#options.allowOrigins ?? [],
       allowHosts: this.#options.allowHosts ?? [],
     };
@@ -223,10 +226,10 @@ export abstract class Daemon extends EventEmitter {
     // node:http is loaded only by daemons that open an HTTP or WebSocket door.
     const { createServer: createHttpServer } = await import('node:http');
     const server: HttpServer = createHttpServer({ keepAlive: true });
-    server.maxConnections = this.limits.maxConnections;
     if (kind === 'http') (await import('./http.js')).serveHttp(server, this.#host());
     // `ws` is loaded only by daemons that open a WebSocket door: it costs megabytes of memory.
     const wss = kind === 'ws' ? (await import('./ws.js')).serveWs(server, this.#host(), (session) => this.#accept(session)) : null;
+    this.#gate.guardHttp(server);
     await this.#bind(server, kind, { port, host });
     this.#doors.push({
       kind,
@@ -338,8 +341,10 @@ export abstract class Daemon extends EventEmitter {
       ping: { reply: 'pong', run: () => undefined },
       auth: {
         guest: true,
-        run: (guest: Guest, token: unknown) => {
-          if (this.checkToken(token)) {
+        // What follows `auth` on a connection (a pipelined `auth` then `list`) waits for its answer.
+        barrier: true,
+        run: async (guest: Guest, token: unknown) => {
+          if (await this.#gate.authenticate(token, guest.peer)) {
             guest.authenticate();
             return true;
           }
@@ -363,9 +368,6 @@ export abstract class Daemon extends EventEmitter {
 
   #accept(session: Session): void {
     if (this.#status === 'stopping' || this.#status === 'stopped') return session.fatal({ code: 'ERR_SHUTTING_DOWN', message: 'the daemon is stopping' });
-    if (this.#sessions.size >= this.limits.maxConnections) {
-      return session.fatal({ code: 'ERR_TOO_MANY_CONNECTIONS', message: `${this.name} serves at most ${this.limits.maxConnections} connections` });
-    }
     this.#sessions.add(session);
     session.once('close', () => this.#sessions.delete(session));
     this.emit('guest', session);

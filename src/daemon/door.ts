@@ -1,4 +1,5 @@
 // What every door needs from its daemon: one command table, one set of handlers, one set of limits.
+import type { Gate } from './gate.js';
 import type { Guest, SessionHost } from './session.js';
 
 export interface DoorHost extends SessionHost {
@@ -6,7 +7,8 @@ export interface DoorHost extends SessionHost {
   call(name: string, args: unknown[], guest: Guest): Promise<unknown>;
   /** `GET /`: identity and commands with arities. */
   describe(): unknown;
-  checkToken(token: string): boolean;
+  /** Admits connections per pool and peer, and checks tokens with a per-peer throttle. */
+  readonly gate: Gate;
   readonly allowOrigins: readonly string[];
   readonly allowHosts: readonly string[];
 }

@@ -6,15 +6,17 @@ export class LocalGuest extends EventEmitter implements Guest {
   readonly id = 0;
   readonly kind: string;
   readonly remote: string;
+  readonly peer: string | null;
   readonly pushes: Array<{ name: string; args: unknown[] }> = [];
   #authenticated: boolean;
   #closed = false;
 
-  constructor(authenticated: boolean, kind = 'local', remote = 'local') {
+  constructor(authenticated: boolean, kind = 'local', remote = 'local', peer: string | null = null) {
     super();
     this.#authenticated = authenticated;
     this.kind = kind;
     this.remote = remote;
+    this.peer = peer;
   }
 
   get authenticated(): boolean {
@@ -27,6 +29,10 @@ export class LocalGuest extends EventEmitter implements Guest {
 
   authenticate(): void {
     this.#authenticated = true;
+  }
+
+  subscribed(): void {
+    // one request, one guest: nothing outlives it
   }
 
   push(name: string, ...args: unknown[]): boolean {

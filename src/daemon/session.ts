@@ -12,6 +12,8 @@ const debug = createDebug('session');
 export interface Endpoint {
   readonly kind: string;
   readonly remote: string;
+  /** Who is on the other end (`uid <n>` on loopback, `address <ip>` elsewhere; null for a unix socket or memory). */
+  readonly peer: string | null;
   write(text: string): void;
   /** Bytes accepted by `write` and not yet sent. */
   readonly buffered: number;
@@ -28,9 +30,13 @@ export interface Guest {
   /** `tcp`, `unix`, `ws`, `local`. */
   readonly kind: string;
   readonly remote: string;
+  /** Who is on the other end: `uid <n>` for a loopback peer, `address <ip>` otherwise, null for unix sockets. */
+  readonly peer: string | null;
   readonly authenticated: boolean;
   /** Marks this connection as authenticated (for custom `auth` schemes). */
   authenticate(): void;
+  /** Marks this connection as holding a read-only subscription (`events`): it is exempt from the auth deadline. */
+  subscribed(): void;
   /** Sends a packet that is not a reply; the name may not be one of the daemon's commands nor a reply name. */
   push(name: string, ...args: unknown[]): boolean;
   /** Ends the connection once every reply owed so far is written; later input is ignored. */
@@ -76,6 +82,8 @@ export class Session extends EventEmitter implements Guest {
   #slots: Slot[] = [];
   #slotHead = 0;
   #inFlight = 0;
+  /** Barrier commands in flight: nothing after them runs until they are answered. */
+  #barriers = 0;
   #backlog: string[] = [];
   #backlogHead = 0;
   #out = '';
@@ -91,6 +99,7 @@ export class Session extends EventEmitter implements Guest {
   #slowTimer: NodeJS.Timeout | null = null;
   #idleTimer: NodeJS.Timeout | null = null;
   #killTimer: NodeJS.Timeout | null = null;
+  #authTimer: NodeJS.Timeout | null = null;
 
   constructor(host: SessionHost, endpoint: Endpoint, options: { authenticated?: boolean } = {}) {
     super();
@@ -101,6 +110,9 @@ export class Session extends EventEmitter implements Guest {
     if (this.#limits.idleTimeout > 0) {
       this.#idleTimer = setTimeout(() => this.fatal({ code: 'ERR_IDLE_TIMEOUT', message: `nothing received for ${this.#limits.idleTimeout} ms` }), this.#limits.idleTimeout);
     }
+    if (this.#limits.authTimeout > 0 && !this.#authenticated && endpoint.peer !== null) {
+      this.#authTimer = setTimeout(() => this.fatal({ code: 'ERR_AUTH_TIMEOUT', message: `no auth within ${this.#limits.authTimeout} ms` }), this.#limits.authTimeout);
+    }
   }
 
   get kind(): string {
@@ -109,6 +121,10 @@ export class Session extends EventEmitter implements Guest {
 
   get remote(): string {
     return this.#endpoint.remote;
+  }
+
+  get peer(): string | null {
+    return this.#endpoint.peer;
   }
 
   get authenticated(): boolean {
@@ -121,6 +137,12 @@ export class Session extends EventEmitter implements Guest {
 
   authenticate(): void {
     this.#authenticated = true;
+    this.subscribed();
+  }
+
+  subscribed(): void {
+    if (this.#authTimer) clearTimeout(this.#authTimer);
+    this.#authTimer = null;
   }
 
   /** One line of input (a packet without its newline). */
@@ -147,7 +169,7 @@ export class Session extends EventEmitter implements Guest {
   // A command waits while too many replies are owed, or while replies wait to be written.
   #mustWait(): boolean {
     const max = this.#limits.maxInFlight;
-    return this.#inFlight >= max || this.#slots.length - this.#slotHead >= max ||
+    return this.#barriers > 0 || this.#inFlight >= max || this.#slots.length - this.#slotHead >= max ||
       this.#pausedForWrite || this.#out.length > this.#limits.maxWriteBuffer;
   }
 
@@ -243,7 +265,7 @@ export class Session extends EventEmitter implements Guest {
     if (this.#closed) return;
     this.#closed = true;
     this.#inputDone = true;
-    for (const timer of [this.#slowTimer, this.#idleTimer, this.#killTimer]) if (timer) clearTimeout(timer);
+    for (const timer of [this.#slowTimer, this.#idleTimer, this.#killTimer, this.#authTimer]) if (timer) clearTimeout(timer);
     this.#slots = [];
     this.#backlog = [];
     this.emit('close');
@@ -271,9 +293,10 @@ export class Session extends EventEmitter implements Guest {
     const slot: Slot = { text: null };
     this.#slots.push(slot);
     this.#inFlight++;
+    if (resolved.barrier) this.#barriers++;
     result.then(
-      (value) => this.#settle(slot, reply(resolved, value)),
-      (error: unknown) => this.#settle(slot, errorPacket(toWireError(error))),
+      (value) => this.#settle(slot, reply(resolved, value), resolved.barrier),
+      (error: unknown) => this.#settle(slot, errorPacket(toWireError(error)), resolved.barrier),
     );
   }
 
@@ -286,9 +309,10 @@ export class Session extends EventEmitter implements Guest {
     }
   }
 
-  #settle(slot: Slot, text: string): void {
+  #settle(slot: Slot, text: string, barrier: boolean): void {
     if (this.#closed) return;
     this.#inFlight--;
+    if (barrier) this.#barriers--;
     slot.text = text;
     this.#collect();
     this.#queueFlush();

@@ -1,17 +1,23 @@
 // The stream doors (TCP and unix socket): a net.Server whose sockets feed sessions through the framer.
 import type { Server, Socket } from 'node:net';
 import { Framer } from '../protocol/framer.js';
-import { Session, type Endpoint, type SessionHost } from './session.js';
+import { formatPacket } from '../protocol/packet.js';
+import type { DoorHost } from './door.js';
+import { Session, type Endpoint } from './session.js';
+
+const REFUSE_CLOSE_MS = 1000;
 
 // A class, not an object literal with a getter: V8 keeps it in fast mode on the hot write path.
 class SocketEndpoint implements Endpoint {
   readonly kind: string;
   readonly remote: string;
+  readonly peer: string | null;
   readonly #socket: Socket;
 
-  constructor(socket: Socket, kind: string) {
+  constructor(socket: Socket, kind: string, peer: string | null) {
     this.#socket = socket;
     this.kind = kind;
+    this.peer = peer;
     this.remote = kind === 'unix' ? 'unix' : `${socket.remoteAddress}:${socket.remotePort}`;
   }
 
@@ -57,33 +63,40 @@ export interface StreamDoorOptions {
   accept(session: Session): void;
 }
 
-/** Wires a server's connections to sessions. */
-export function serveStream(server: Server, host: SessionHost, options: StreamDoorOptions): void {
+/** Wires a server's connections to sessions, each once the gate admitted it. */
+export function serveStream(server: Server, host: DoorHost, options: StreamDoorOptions): void {
   server.on('connection', (socket: Socket) => {
-    socket.setNoDelay(true);
-    const session = new Session(host, new SocketEndpoint(socket, options.kind), { authenticated: options.trusted === true });
-    const framer = new Framer(
-      {
-        line: (text) => receiveSafely(session, text),
-        tooLarge: (bytes) => session.fatal({ code: 'ERR_PACKET_TOO_LARGE', message: `a packet of ${bytes}+ bytes is over the limit of ${host.limits.maxPacketBytes}` }),
-      },
-      { maxPacketBytes: host.limits.maxPacketBytes },
-    );
-    socket.on('data', (chunk: Buffer) => {
-      session.beginRead();
-      framer.push(chunk);
-      session.endRead();
-    });
-    socket.on('end', () => {
-      framer.end();
-      session.inputEnded();
-    });
-    socket.on('drain', () => session.drained());
     socket.on('error', () => socket.destroy());
-    socket.on('close', () => {
-      framer.stop();
-      session.closedByEndpoint();
+    host.gate.guard(socket, options.kind === 'unix' ? 'unix' : 'network', (peer) => serveSocket(socket, host, options, peer), (reason) => {
+      socket.end(formatPacket('error', [{ code: 'ERR_TOO_MANY_CONNECTIONS', message: reason }]));
+      setTimeout(() => socket.destroy(), REFUSE_CLOSE_MS).unref();
     });
-    options.accept(session);
   });
+}
+
+function serveSocket(socket: Socket, host: DoorHost, options: StreamDoorOptions, peer: string | null): void {
+  socket.setNoDelay(true);
+  const session = new Session(host, new SocketEndpoint(socket, options.kind, peer), { authenticated: options.trusted === true });
+  const framer = new Framer(
+    {
+      line: (text) => receiveSafely(session, text),
+      tooLarge: (bytes) => session.fatal({ code: 'ERR_PACKET_TOO_LARGE', message: `a packet of ${bytes}+ bytes is over the limit of ${host.limits.maxPacketBytes}` }),
+    },
+    { maxPacketBytes: host.limits.maxPacketBytes },
+  );
+  socket.on('data', (chunk: Buffer) => {
+    session.beginRead();
+    framer.push(chunk);
+    session.endRead();
+  });
+  socket.on('end', () => {
+    framer.end();
+    session.inputEnded();
+  });
+  socket.on('drain', () => session.drained());
+  socket.on('close', () => {
+    framer.stop();
+    session.closedByEndpoint();
+  });
+  options.accept(session);
 }

@@ -10,14 +10,16 @@ import { receiveSafely } from './stream.js';
 class WsEndpoint implements Endpoint {
   readonly kind = 'ws';
   readonly remote: string;
+  readonly peer: string | null;
   readonly #ws: WebSocket;
   readonly #socket: Duplex;
   readonly #onDrain: () => void;
 
-  constructor(ws: WebSocket, socket: Duplex, remote: string, onDrain: () => void) {
+  constructor(ws: WebSocket, socket: Duplex, remote: string, peer: string | null, onDrain: () => void) {
     this.#ws = ws;
     this.#socket = socket;
     this.remote = remote;
+    this.peer = peer;
     this.#onDrain = onDrain;
   }
 
@@ -72,7 +74,7 @@ export function serveWs(server: Server, host: DoorHost, accept: (session: Sessio
   });
   wss.on('connection', (ws, req) => {
     let session: Session | null = null;
-    const endpoint = new WsEndpoint(ws, req.socket, `${req.socket.remoteAddress}:${req.socket.remotePort}`, () => session?.drained());
+    const endpoint = new WsEndpoint(ws, req.socket, `${req.socket.remoteAddress}:${req.socket.remotePort}`, host.gate.peerOf(req.socket), () => session?.drained());
     session = new Session(host, endpoint);
     const current = session;
     ws.on('message', (data: Buffer) => {

@@ -7,6 +7,7 @@ import type { Guest } from '../daemon/session.js';
 import { DaeError } from '../errors.js';
 import { createDebug } from '../debug.js';
 import { DEFAULT_POLICY, type ExitFacts, type RestartPolicy } from '../supervisor/policy.js';
+import { AUTH_DEADLINE_MS } from '../daemon/gate.js';
 import { checkName, checkPortMap } from '../supervisor/spec.js';
 import { LAN_DEFAULTS } from './defaults.js';
 import { canServe } from './placement.js';
@@ -149,6 +150,7 @@ export class LanManager extends Daemon {
     super({
       name: 'LanManager', host, port: options.port ?? LAN_DEFAULTS.port, ws: options.ws ?? LAN_DEFAULTS.ws,
       token: options.token, socket: false, env: {}, allowHosts: options.allowHosts ?? (LOOPBACK.test(host) ? [] : ['*']),
+      limits: { authTimeout: AUTH_DEADLINE_MS },
     });
     this.registry = options.registry;
     const machineTtl = options.machineTtl ?? LAN_DEFAULTS.machineTtl;

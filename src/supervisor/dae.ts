@@ -3,6 +3,7 @@ import { chmodSync, existsSync, statSync, unlinkSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { Daemon } from '../daemon/daemon.js';
+import { AUTH_DEADLINE_MS } from '../daemon/gate.js';
 import type { Guest } from '../daemon/session.js';
 import type { ReadyReport } from '../daemon/supervised.js';
 import { DaeError } from '../errors.js';
@@ -84,7 +85,7 @@ export class Dae extends Daemon {
   constructor(options: DaeOptions = {}) {
     const config = checkConfig(options.config ?? {}, 'config');
     // The supervisor's own DAE_* variables (if it runs under another dae) say nothing about it.
-    super({ name: 'Dae', host: config.host, port: config.port, env: {}, socket: false });
+    super({ name: 'Dae', host: config.host, port: config.port, env: {}, socket: false, limits: { authTimeout: AUTH_DEADLINE_MS } });
     this.config = config;
     this.paths = homePaths(options.home);
     this.#writer = new SerialWriter(this.paths.state);
@@ -107,6 +108,8 @@ export class Dae extends Daemon {
       guest: true,
       run: (guest: Guest) => {
         this.#subscribers.add(guest);
+        // A read-only subscription: it may stay without auth.
+        guest.subscribed();
         guest.once('close', () => this.#subscribers.delete(guest));
         return true;
       },
@@ -446,6 +449,8 @@ export class Dae extends Daemon {
       throw new DaeError('ERR_AUTH_FAILED', `no daemon ${JSON.stringify(report.name)} with that secret`);
     }
     managed.ready(guest, report);
+    // The secret proved the child: its liveness channel stays open without auth.
+    guest.subscribed();
     return true;
   }
 

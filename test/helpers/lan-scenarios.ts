@@ -59,9 +59,12 @@ export function lanScenarios(backend: string, rigOptions: () => Promise<RigOptio
   describe(`LAN with the ${backend} registry`, () => {
     let rig: Rig | null = null;
     const open = async (machines = 3): Promise<Rig> => {
-      rig = await startRig(await rigOptions());
-      for (let i = 0; i < machines; i++) await rig.startMachine(i);
-      return rig;
+      const opened = await startRig(await rigOptions());
+      rig = opened;
+      for (let i = 0; i < machines; i++) await opened.startMachine(i);
+      // Each machine registers in the background: needs added before that would all go to the first one.
+      await opened.until(`${machines} machines registered`, async () => (await opened.registry().listMachines()).length === machines);
+      return opened;
     };
     afterEach(async () => {
       await rig?.stop();
