@@ -39,6 +39,7 @@ export const ERRORS = {
   ERR_UNSAFE_FILE: 'a file or folder of the home, or the config, that another user owns or may write, or a symbolic link where a file of ours belongs',
   ERR_STATE_WRITE: 'the state could not be written (a full disk?): the command changed nothing, and nothing was spawned',
   ERR_AUTH_TIMEOUT: 'a network connection of the supervisor or the LAN manager did not `auth` in time; the connection is closed',
+  ERR_MACHINE_CLONED: 'a second live process registered a machine id that another process holds (a cloned home)',
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

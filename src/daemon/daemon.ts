@@ -225,7 +225,13 @@ export abstract class Daemon extends EventEmitter {
   async #listenHttp(kind: 'http' | 'ws', port: number, host: string): Promise<number> {
     // node:http is loaded only by daemons that open an HTTP or WebSocket door.
     const { createServer: createHttpServer } = await import('node:http');
-    const server: HttpServer = createHttpServer({ keepAlive: true });
+    // With an auth deadline, a connection that has not sent a whole request (or upgrade) by then is closed too.
+    const deadline = this.limits.authTimeout;
+    const server: HttpServer = createHttpServer({ keepAlive: true, ...(deadline > 0 ? { connectionsCheckingInterval: Math.min(1000, deadline) } : {}) });
+    if (deadline > 0) {
+      server.headersTimeout = deadline;
+      server.requestTimeout = deadline;
+    }
     if (kind === 'http') (await import('./http.js')).serveHttp(server, this.#host());
     // `ws` is loaded only by daemons that open a WebSocket door: it costs megabytes of memory.
     const wss = kind === 'ws' ? (await import('./ws.js')).serveWs(server, this.#host(), (session) => this.#accept(session)) : null;

@@ -46,49 +46,80 @@ export function procAddress({ address, port }: Address, table: 'tcp' | 'tcp6'): 
   return `${words(bytes)}:${hex(port, 4)}`;
 }
 
-/** The uid owning the socket whose local end is `peer` and remote end is `local`, from a /proc/net/tcp(6) text. */
-export function socketUid(text: string, peer: Address, local: Address, table: 'tcp' | 'tcp6'): number | null {
+/**
+ * The owners of the sockets named in `wanted` (each `local remote`, as the table writes them) in a /proc/net/tcp(6)
+ * text: one pass over the lines, slicing only the two address columns of each; the rest of a line is read only when it
+ * is wanted.
+ */
+export function socketOwners(text: string, wanted: ReadonlySet<string>): Map<string, number> {
+  const found = new Map<string, number>();
+  let start = text.indexOf('\n') + 1; // the header
+  while (start > 0 && start < text.length && found.size < wanted.size) {
+    const end = text.indexOf('\n', start);
+    const stop = end === -1 ? text.length : end;
+    const local = text.indexOf(': ', start) + 2;
+    const gap = text.indexOf(' ', local);
+    const after = text.indexOf(' ', gap + 1);
+    if (local > 1 && after !== -1 && after < stop) {
+      const key = text.slice(local, after);
+      if (wanted.has(key)) {
+        // st, queues, timer, retransmits, uid
+        const uid = Number(text.slice(after, stop).trim().split(/\s+/)[4]);
+        if (Number.isInteger(uid)) found.set(key, uid);
+      }
+    }
+    start = end + 1;
+  }
+  return found;
+}
+
+/** The key under which a table lists the socket whose local end is `peer` and remote end is `local`. */
+export function socketKey(peer: Address, local: Address, table: 'tcp' | 'tcp6'): string | null {
   if (table === 'tcp' && (!isIPv4(peer.address) || !isIPv4(local.address))) return null;
-  const needle = ` ${procAddress(peer, table)} ${procAddress(local, table)} `;
-  const at = text.indexOf(needle);
-  if (at === -1) return null;
-  const end = text.indexOf('\n', at);
-  const columns = text.slice(at, end === -1 ? undefined : end).trim().split(/\s+/);
-  // local, remote, st, queues, timer, retransmits, uid
-  const uid = Number(columns[6]);
-  return Number.isInteger(uid) ? uid : null;
+  return `${procAddress(peer, table)} ${procAddress(local, table)}`;
 }
 
 interface Lookup {
+  keys: Array<string | null>;
   peer: Address;
-  local: Address;
   resolve(key: string): void;
 }
 
 let waiting: Lookup[] = [];
+let reading = false;
 
-async function readTables(): Promise<Record<'tcp' | 'tcp6', string>> {
-  const read = (path: string): Promise<string> => readFile(path, 'latin1').catch(() => '');
-  const [tcp, tcp6] = await Promise.all([read('/proc/net/tcp'), read('/proc/net/tcp6')]);
-  return { tcp, tcp6 };
-}
-
+// One read of the tables at a time, for every lookup that arrived before it began; lookups arriving meanwhile make the
+// next batch. A flood of connections thus costs a few reads, not one per connection.
 async function flush(): Promise<void> {
-  const batch = waiting;
-  waiting = [];
-  const tables = await readTables();
-  for (const { peer, local, resolve } of batch) {
-    const uid = socketUid(tables.tcp, peer, local, 'tcp') ?? socketUid(tables.tcp6, peer, local, 'tcp6');
-    // Not found: the connection closed meanwhile, or the table is hidden; the address stands in.
-    resolve(uid === null ? `address ${peer.address}` : `uid ${uid}`);
+  reading = true;
+  while (waiting.length > 0) {
+    const batch = waiting;
+    waiting = [];
+    const wanted = { tcp: new Set<string>(), tcp6: new Set<string>() };
+    for (const { keys } of batch) {
+      if (keys[0]) wanted.tcp.add(keys[0]);
+      if (keys[1]) wanted.tcp6.add(keys[1]);
+    }
+    const read = (path: string, keys: Set<string>): Promise<Map<string, number>> =>
+      keys.size === 0 ? Promise.resolve(new Map()) : readFile(path, 'latin1').then((text) => socketOwners(text, keys), () => new Map());
+    const [tcp, tcp6] = await Promise.all([read('/proc/net/tcp', wanted.tcp), read('/proc/net/tcp6', wanted.tcp6)]);
+    for (const { keys, peer, resolve } of batch) {
+      const uid = (keys[0] ? tcp.get(keys[0]) : undefined) ?? (keys[1] ? tcp6.get(keys[1]) : undefined);
+      // Not found: the connection closed meanwhile, or the table is hidden; the address stands in.
+      resolve(uid === undefined ? `address ${peer.address}` : `uid ${uid}`);
+    }
   }
+  reading = false;
 }
 
 /** The peer's key: `uid <n>` for a loopback peer, `address <ip>` for any other. */
 export function peerKey(peer: Address, local: Address): Promise<string> {
   if (!isLoopback(peer.address)) return Promise.resolve(`address ${peer.address}`);
   return new Promise((resolve) => {
-    if (waiting.length === 0) setImmediate(() => void flush());
-    waiting.push({ peer, local, resolve });
+    waiting.push({ keys: [socketKey(peer, local, 'tcp'), socketKey(peer, local, 'tcp6')], peer, resolve });
+    if (!reading) {
+      reading = true;
+      setImmediate(() => void flush());
+    }
   });
 }

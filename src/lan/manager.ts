@@ -82,7 +82,7 @@ interface MachineSession {
 
 function checkMachine(input: unknown): MachineRecord & { running: RunningCopy[]; key: string } {
   if (!isObject(input)) throw bad('register takes {id, key, address, allowedscripts, running}');
-  const { id, key, address, allowedscripts, running = [] } = input;
+  const { id, key, address, allowedscripts, running = [], nonce } = input;
   if (typeof key !== 'string' || key.length < 32 || key.length > 256) throw bad('key must be the machine\'s secret key, 32 to 256 characters');
   if (typeof id !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(id)) throw bad(`machine id must be 1-64 of A-Z a-z 0-9 . _ -, got ${JSON.stringify(id)}`);
   if (typeof address !== 'string' || address === '' || address.length > 253 || /\s/.test(address)) throw bad(`address must be a host name or IP, got ${JSON.stringify(address)}`);
@@ -90,7 +90,10 @@ function checkMachine(input: unknown): MachineRecord & { running: RunningCopy[];
     throw bad(`allowedscripts must be a list of absolute directories, got ${JSON.stringify(allowedscripts)}`);
   }
   if (!Array.isArray(running)) throw bad('running must be a list');
-  return { id, key, address, allowedscripts: allowedscripts as string[], running: running.map(checkCopy) };
+  if (nonce !== undefined && (typeof nonce !== 'string' || !/^[0-9a-f]{8,64}$/.test(nonce))) throw bad('nonce must be 8-64 hex digits');
+  const record: MachineRecord & { running: RunningCopy[]; key: string } = { id, key, address, allowedscripts: allowedscripts as string[], running: running.map(checkCopy) };
+  if (nonce !== undefined) record.nonce = nonce;
+  return record;
 }
 
 function checkCopy(input: unknown): RunningCopy {
@@ -133,6 +136,10 @@ export class LanManager extends Daemon {
   readonly #sessions = new Map<Guest, MachineSession>();
   /** Which connection speaks for a machine id on this LAN manager now. */
   readonly #byMachine = new Map<string, Guest>();
+  /** The process mark of a machine whose connection here closed lately: a new process of it may take over. */
+  readonly #leftHere = new Map<string, string | undefined>();
+  /** Second processes refused for a machine id (cloned homes), as `machines` shows them. */
+  readonly #clones = new Map<string, { address: string; remote: string; at: string; holder: string }>();
   readonly #registering = new Set<Guest>();
   readonly #graceTimers = new Set<NodeJS.Timeout>();
   readonly #log: (line: string) => void;
@@ -170,7 +177,7 @@ export class LanManager extends Daemon {
     'need.rm': { protected: true, run: (name: string) => this.removeNeed(name) },
     needs: { protected: true, run: () => this.needs() },
     services: () => this.registry.listServices(),
-    machines: { protected: true, run: () => this.registry.listMachines() },
+    machines: { protected: true, run: () => this.machines() },
     register: { protected: true, guest: true, run: (guest: Guest, machine: unknown) => this.#register(guest, machine) },
     heartbeat: { protected: true, guest: true, run: (guest: Guest) => this.#heartbeat(guest) },
     claim: { protected: true, guest: true, run: (guest: Guest, name: string) => this.#claim(guest, name) },
@@ -236,6 +243,16 @@ export class LanManager extends Daemon {
     return { instancename: name, removed: true };
   }
 
+  /** The registered machines, each with the second process refused for its id, when there was one (a cloned home). */
+  async machines(): Promise<Array<MachineRecord & { clone?: { address: string; remote: string; at: string } }>> {
+    return (await this.registry.listMachines()).map((machine) => {
+      const clone = this.#clones.get(machine.id);
+      const shown: MachineRecord & { clone?: { address: string; remote: string; at: string } } = { id: machine.id, address: machine.address, allowedscripts: machine.allowedscripts };
+      if (clone !== undefined) shown.clone = { address: clone.address, remote: clone.remote, at: clone.at };
+      return shown;
+    });
+  }
+
   async needs(): Promise<Need[]> {
     return byName((await this.registry.listNeeds()).map((entry) => entry.value));
   }
@@ -256,6 +273,7 @@ export class LanManager extends Daemon {
     const needs = new Map((await this.registry.listNeeds()).map(({ value }) => [value.instancename, value]));
     try {
       await this.#checkMachineKey(record.id, key);
+      await this.#checkOneProcess(guest, record);
       lease = await this.registry.registerMachine(record, this.#options.machineTtl);
     } finally {
       this.#registering.delete(guest);
@@ -297,6 +315,29 @@ export class LanManager extends Daemon {
     return { ttl: this.#options.machineTtl, keep, stop };
   }
 
+  // One live process per machine id. The same process reconnecting (same nonce) replaces its old connection; a process
+  // taking over from one whose connection here closed (a restart) is let in; any other while the registration lives is a
+  // second copy of the machine's home, refused, so two of them never knock each other off in turn.
+  async #checkOneProcess(guest: Guest, record: MachineRecord): Promise<void> {
+    const current = (await this.registry.listMachines()).find((machine) => machine.id === record.id);
+    const old = this.#byMachine.get(record.id);
+    if (current === undefined || current.nonce === undefined || record.nonce === undefined || current.nonce === record.nonce) {
+      if (old !== undefined && old !== guest) old.close();
+      this.#clones.delete(record.id);
+      return;
+    }
+    if (old === undefined && this.#leftHere.has(record.id) && this.#leftHere.get(record.id) === current.nonce) return;
+    const host = (remote: string): string => remote.replace(/:\d+$/, '');
+    const holder = `${current.address}${old ? ` (connection from ${host(old.remote)})` : ''}`;
+    const remote = host(guest.remote);
+    const seen = this.#clones.get(record.id);
+    if (seen === undefined || seen.remote !== remote || seen.holder !== holder) {
+      this.#log(`machine ${record.id}: refused a second live process at ${record.address} (connection from ${remote}); the machine runs at ${holder}: a cloned home?`);
+    }
+    this.#clones.set(record.id, { address: record.address, remote, at: new Date().toISOString(), holder });
+    throw new DaeError('ERR_MACHINE_CLONED', `machine ${record.id} is registered by another live process at ${holder}; this one is at ${record.address} (connection from ${remote}): a cloned home? Give one of them a fresh machine-id and machine-key`);
+  }
+
   // A machine id belongs to the key it first registered with: another token holder cannot speak for it.
   async #checkMachineKey(id: string, key: string): Promise<void> {
     const digest = createHash('sha256').update(key).digest('hex');
@@ -318,6 +359,7 @@ export class LanManager extends Daemon {
     this.#sessions.delete(guest);
     if (this.#byMachine.get(session.record.id) !== guest) return;
     this.#byMachine.delete(session.record.id);
+    this.#leftHere.set(session.record.id, session.record.nonce);
     if (this.#stopping) return;
     const timer = setTimeout(() => {
       this.#graceTimers.delete(timer);

@@ -45,12 +45,32 @@ export function isAllowedScript(script: string, dirs: readonly string[]): boolea
   });
 }
 
-// Variables that make node or the loader run code other than the script: they would step around allowedscripts.
-const CODE_LOADING_ENV = /^(?:NODE_OPTIONS|NODE_PATH|NODE_REPL_EXTERNAL_MODULE|NODE_EXTRA_CA_CERTS|LD_\w*|DYLD_\w*)$/;
+// Variables a token holder may not set for a need: they make the program, its interpreter, its libraries or the dynamic
+// loader read code or configuration from outside allowedscripts (glibc's list of variables it drops for setuid
+// programs, node, OpenSSL, ICU, shells, Python, Perl, Ruby, Java, git, npm), or redirect where programs look for other
+// programs and their config (PATH, HOME, TMPDIR, XDG_*). Whole families by prefix, with the harmless names of a family
+// allowed by name; compared without regard to case.
+const REFUSED_FAMILIES = [
+  'NODE_', 'NPM_', 'LD_', 'DYLD_', 'GLIBC_', 'MALLOC_', 'GCONV_', 'OPENSSL_', 'SSL_', 'ICU_', 'BASH_', 'PYTHON', 'PERL',
+  'RUBY', 'GEM_', 'BUNDLE_', 'JAVA_', '_JAVA_', 'JDK_', 'GIT_', 'XDG_', 'LUA_', 'TCL', 'PHP_',
+];
+const REFUSED_NAMES = new Set([
+  'ENV', 'SHELLOPTS', 'BASHOPTS', 'PS4', 'PROMPT_COMMAND', 'IFS', 'CDPATH', 'ZDOTDIR', 'PATH', 'HOME', 'TMPDIR', 'TZDIR',
+  'GETCONF_DIR', 'HOSTALIASES', 'LOCALDOMAIN', 'LOCPATH', 'NIS_PATH', 'NLSPATH', 'RESOLV_HOST_CONF', 'RES_OPTIONS',
+  'CLASSPATH', 'CURL_CA_BUNDLE', 'REQUESTS_CA_BUNDLE', 'EDITOR', 'VISUAL', 'PAGER', 'BROWSER', 'SHELL',
+]);
+const ALLOWED_IN_FAMILY = new Set(['NODE_ENV']);
+
+/** True when a need may not set `name` (it could make the program load code from outside allowedscripts). */
+export function isRefusedVariable(name: string): boolean {
+  const upper = name.toUpperCase();
+  if (ALLOWED_IN_FAMILY.has(upper)) return false;
+  return REFUSED_NAMES.has(upper) || REFUSED_FAMILIES.some((prefix) => upper.startsWith(prefix));
+}
 
 /** The first variable of `env` that would load other code than the script, or null. */
 export function codeLoadingVariable(env: Readonly<Record<string, string>>): string | null {
-  return Object.keys(env).find((key) => CODE_LOADING_ENV.test(key)) ?? null;
+  return Object.keys(env).find(isRefusedVariable) ?? null;
 }
 
 /** Whether `machine` may take `need`; the reason is shown on the need when it may not. */

@@ -12,6 +12,8 @@ export interface MachineRecord {
   id: string;
   address: string;
   allowedscripts: string[];
+  /** The registering process's own mark: one live process per machine id (a second one is a cloned home). */
+  nonce?: string;
 }
 
 /** A machine's registration: kept alive by `keepAlive`, lost (with its services) when it lapses or is revoked. */

@@ -1,5 +1,6 @@
 // A machine manager's link to its LAN managers: register, follow the needs, claim what this machine can serve,
 // run it through the normal install path, report it, and report its exit. Stale copies are stopped.
+import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { existsSync, realpathSync } from 'node:fs';
 import { Client } from '../client/client.js';
@@ -9,9 +10,9 @@ import { canServe, isAllowedScript } from '../lan/placement.js';
 import type { Need } from '../lan/records.js';
 import type { MachineRecord } from '../lan/registry.js';
 import { holdsClaim } from '../lan/transitions.js';
-import type { Dae } from './dae.js';
 import type { ListEntry, StatusEvent } from './managed.js';
 import { PROTOCOLS } from './config.js';
+import type { InstallOptions, LanPlacement } from './spec.js';
 
 const debug = createDebug('lan-link');
 
@@ -19,6 +20,16 @@ const debug = createDebug('lan-link');
 const CLAIM_STAGGER_MS = 15;
 const RECONNECT_MAX_MS = 2000;
 const CALL_TIMEOUT_MS = 10_000;
+
+/** What the link needs of its supervisor (a `Dae`): its daemons, and installing and removing the LAN's. */
+export interface LanHost {
+  list(): ListEntry[];
+  installPlaced(name: string, script: string, options: InstallOptions, placement: { host: string; lan: LanPlacement }): Promise<ListEntry>;
+  uninstall(name: string): Promise<unknown>;
+  portAvailable(port: number, host: string): Promise<boolean>;
+  on(event: 'daemon-status', listener: (event: StatusEvent) => void): unknown;
+  off(event: 'daemon-status', listener: (event: StatusEvent) => void): unknown;
+}
 
 export interface LanLinkOptions {
   /** `host:port` of each LAN manager's WebSocket door. */
@@ -59,7 +70,10 @@ function shuffled<T>(items: readonly T[]): T[] {
 }
 
 export class LanLink {
-  readonly #dae: Dae;
+  readonly #dae: LanHost;
+  /** This process's own mark: a reconnect of the same process replaces its old connection, another process with the
+   * same machine id (a cloned home) is refused. */
+  readonly #nonce = randomBytes(12).toString('hex');
   readonly #options: LanLinkOptions;
   readonly #abort = (() => {
     const controller = new AbortController();
@@ -85,9 +99,10 @@ export class LanLink {
   #machines: string[] = [];
   /** A copy was stopped: look at the needs again once the work in hand is done (this machine may take one back). */
   #rescan = false;
+  #relookQueued = false;
   readonly #onStatus = (event: StatusEvent): void => this.#statusChanged(event);
 
-  constructor(dae: Dae, options: LanLinkOptions) {
+  constructor(dae: LanHost, options: LanLinkOptions) {
     this.#dae = dae;
     this.#options = options;
   }
@@ -113,16 +128,24 @@ export class LanLink {
     let failures = 0;
     // The LAN manager that answered last is tried first again; a failure moves on to the next one.
     let next = 0;
+    // The same failure again and again (a LAN manager down, a clone refused) is logged once.
+    let said = '';
     while (!this.#abort.signal.aborted) {
       const address = addresses[next % addresses.length]!;
       try {
         await this.#session(address);
         failures = 0;
+        said = '';
       } catch (error) {
         failures++;
         next++;
         debug('LAN manager %s: %s', address, (error as Error).message);
-        if (failures % addresses.length === 0) this.#options.log(`LAN manager ${addresses.join(', ')}: ${(error as Error).message}`);
+        const code = (error as DaeError).code;
+        const line = `LAN manager ${addresses.join(', ')}: ${code ? `${code}: ` : ''}${(error as Error).message}`;
+        if (failures % addresses.length === 0 && line !== said) {
+          this.#options.log(line);
+          said = line;
+        }
       }
       // Every address once at once, then backing off.
       const rounds = Math.floor(failures / addresses.length);
@@ -145,7 +168,13 @@ export class LanLink {
       const running = this.#dae.list().filter(isLan).map((entry) => ({
         instancename: entry.name, epoch: entry.lan.epoch, pid: entry.pid, ports: entry.ports, since: this.#since(entry.name),
       }));
-      const answer = (await client.call('register', { ...this.#options.machine, key: this.#options.key, running })) as { ttl: number; keep: string[]; stop: string[] };
+      let answer: { ttl: number; keep: string[]; stop: string[] };
+      try {
+        answer = (await client.call('register', { ...this.#options.machine, key: this.#options.key, nonce: this.#nonce, running })) as typeof answer;
+      } catch (error) {
+        if ((error as DaeError).code === 'ERR_MACHINE_CLONED') this.#cloned(running.map((copy) => copy.instancename));
+        throw error;
+      }
       this.#client = client;
       // Needs that arrived before the answer to `register` are acted on now.
       this.#needs(this.#latest, this.#machines);
@@ -154,6 +183,8 @@ export class LanLink {
       heartbeat = setInterval(() => {
         // A lapsed registration is refused: connect and register again. (A false answer: the store is slow; go on.)
         client.call('heartbeat').catch(() => client.destroy());
+        // And a look at the needs as last heard: whatever became free and was missed is claimed within this period.
+        this.#needs(this.#latest, this.#machines);
       }, Math.max(50, Math.floor(answer.ttl / 3)));
       await closed;
       if (!this.#abort.signal.aborted) this.#options.log(`LAN: connection to ${address} closed`);
@@ -216,10 +247,7 @@ export class LanLink {
     } finally {
       this.#inFlight.delete(done);
       this.#busy.delete(name);
-      if (this.#rescan && !this.#abort.signal.aborted) {
-        this.#rescan = false;
-        setImmediate(() => this.#needs(this.#latest, this.#machines));
-      }
+      if (this.#rescan) this.#relook();
     }
   }
 
@@ -314,8 +342,28 @@ export class LanLink {
     } finally {
       this.#releasing.delete(name);
       this.#onlineAt.delete(name);
+      // This machine may take the need back (or another): look again once the work in hand is done.
       this.#rescan = true;
+      if (this.#busy.size === 0) this.#relook();
     }
+  }
+
+  #relook(): void {
+    if (this.#relookQueued || this.#abort.signal.aborted) return;
+    this.#relookQueued = true;
+    setImmediate(() => {
+      this.#relookQueued = false;
+      this.#rescan = false;
+      this.#needs(this.#latest, this.#machines);
+    });
+  }
+
+  // Another live process holds this machine's id (this home is a copy of its home): the LAN's needs run there, so the
+  // copies this one runs are stopped, and it keeps asking (the original may be gone one day).
+  #cloned(names: string[]): void {
+    if (names.length === 0) return;
+    this.#options.log(`LAN: another live process holds machine id ${this.#options.machine.id}: stopping this copy's LAN daemons (${names.join(', ')})`);
+    for (const name of names) void this.#release(name, 'another process holds this machine id');
   }
 
   // A copy placed here went down by itself: the LAN decides what follows, not the local restart policy.

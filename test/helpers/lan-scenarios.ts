@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { Client, type DaeError, type Need, type Service, type StatusEvent } from '../../src/index.js';
 import { isAlive } from '../../src/supervisor/process.js';
 import { fixture } from './supervisor.js';
-import { ADDRESSES, KV, LINK_OUT, removeLinks, startRig, TOKEN, type Rig, type RigOptions } from './lan.js';
+import { readFileSync } from 'node:fs';
+import { ADDRESSES, KV, LINK_OUT, removeLinks, startClone, startRig, TOKEN, type Rig, type RigOptions } from './lan.js';
 
 /** The key of the made-up machines these tests register by hand. */
 const KEY = 'k'.repeat(32);
@@ -91,6 +92,29 @@ export function lanScenarios(backend: string, rigOptions: () => Promise<RigOptio
       assert.ok(new Set([...services.values()].map((s) => s.machine.id)).size >= 2, 'placed on more than one machine');
       doubles.stop();
       assert.deepEqual(doubles.doubles, []);
+    });
+
+    test('a second live process with a machine\'s id and key (a cloned home) is refused, naming both addresses; nothing flaps', async () => {
+      const lan = await open(1);
+      await lan.managers[0]!.addNeed({ instancename: 'solo', script: KV });
+      const before = (await lan.until('solo served', allServed(lan, ['solo']))).get('solo')!;
+      const changes: string[] = [];
+      const unwatch = lan.registry().watch((change) => changes.push(`${change.kind} ${change.name}${change.deleted ? ' deleted' : ''}`));
+      const clone = await startClone(lan, 0, ADDRESSES[1]!);
+      try {
+        const refused = async (): Promise<{ address: string; at: string } | undefined> => (await lan.managers[0]!.machines()).find((machine) => machine.clone)?.clone;
+        const first = await lan.until('the clone refused', refused);
+        assert.equal(first.address, ADDRESSES[1]);
+        // It keeps asking, and is refused each time: the original never loses its registration or its need.
+        await lan.until('the clone refused again', async () => ((await refused())?.at ?? first.at) !== first.at);
+        assert.match(readFileSync(clone.paths.log, 'utf8'), new RegExp(`ERR_MACHINE_CLONED: machine \\S+ is registered by another live process at ${ADDRESSES[0]!.replace(/\./g, '\\.')} .*this one is at ${ADDRESSES[1]!.replace(/\./g, '\\.')}`));
+        assert.deepEqual(changes.filter((change) => change.startsWith('machine') || change.startsWith('need solo')), []);
+        const after = (await lan.services()).find((service) => service.instancename === 'solo');
+        assert.deepEqual([after?.pid, after?.epoch, after?.machine.address], [before.pid, before.epoch, ADDRESSES[0]]);
+      } finally {
+        unwatch();
+        await clone.stop();
+      }
     });
 
     test('a pinned need lands only on its machine', async () => {

@@ -1,5 +1,5 @@
 // A LAN in one test process: LAN managers on loopback and three machine managers (127.0.0.2, .3, .4) with their homes.
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Dae, LanManager, type Need, type Registry, type Service } from '../../src/index.js';
@@ -47,6 +47,23 @@ export interface RigOptions {
   observer?: () => Promise<Registry>;
   /** Base of the machines' port ranges (each protocol's range starts 1000 apart). */
   portBase: number;
+}
+
+/**
+ * A second supervisor with machine `index`'s id and key, as a cloned disk would have them, at `address`, joining the LAN
+ * through the LAN managers `managers` (default: all). It installs nothing of its own.
+ */
+export async function startClone(rig: Rig, index: number, address: string, managers?: number[]): Promise<Dae> {
+  const original = rig.machines[index]!;
+  const home = tempHome();
+  for (const file of ['machine-id', 'machine-key']) copyFileSync(join(original.paths.root, file), join(home, file));
+  const doors = (managers ?? rig.managers.map((_, i) => i)).map((i) => `127.0.0.1:${rig.managers[i]!.identity().ports.ws}`);
+  const clone = new Dae({
+    home,
+    config: testConfig(33000, { lanmanageraddress: doors, lantoken: TOKEN, advertisedaddress: address, allowedscripts: ALLOWED }),
+  });
+  await clone.start();
+  return clone;
 }
 
 export const KV = SAMPLE_KV;

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import type { EtcdRegistry } from '../../src/lan/etcd.js';
 import type { Service } from '../../src/index.js';
 import { startEtcd, startEtcdCluster, type EtcdCluster, type EtcdMember } from '../helpers/etcd.js';
-import { KV, startRig, type Rig } from '../helpers/lan.js';
+import { ADDRESSES, KV, startClone, startRig, type Rig } from '../helpers/lan.js';
 import { lanScenarios } from '../helpers/lan-scenarios.js';
 import { removeHomes } from '../helpers/supervisor.js';
 
@@ -87,6 +87,23 @@ describe('the LAN on etcd: what etcd adds', () => {
     const after = await served(rig, [...names, 'k-after']);
     assertSameRuns(before, after);
     await rig.until('all three machines registered again', async () => (await rig!.registry().listMachines()).length === 3);
+  });
+
+  test('a cloned machine that asks the other LAN manager is refused there too: one live process per machine id on the LAN', async () => {
+    rig = await startRig(await etcdRig(() => [member.endpoint], 2)());
+    await rig.startMachine(0);
+    await rig.managers[0]!.addNeed({ instancename: 'c0', script: KV });
+    const before = await served(rig, ['c0']);
+    const clone = await startClone(rig, 0, ADDRESSES[1]!, [1]);
+    try {
+      const refused = await rig.until('the clone refused by the second LAN manager', async () => (await rig!.managers[1]!.machines()).find((machine) => machine.clone)?.clone);
+      assert.equal(refused.address, ADDRESSES[1]);
+      await rig.managers[0]!.addNeed({ instancename: 'c1', script: KV });
+      assertSameRuns(before, await served(rig, ['c0', 'c1']));
+      assert.deepEqual((await rig.services()).map((service) => service.machine.address), [ADDRESSES[0], ADDRESSES[0]]);
+    } finally {
+      await clone.stop();
+    }
   });
 
   test('losing one member of a three-member etcd cluster loses nothing', async () => {

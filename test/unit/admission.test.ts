@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Admission } from '../../src/daemon/admission.js';
 import { AuthThrottle } from '../../src/daemon/auth-throttle.js';
-import { isLoopback, procAddress, socketUid } from '../../src/daemon/peers.js';
+import { isLoopback, procAddress, socketKey, socketOwners } from '../../src/daemon/peers.js';
 
 test('network connections share one pool with a cap per peer; unix sockets have their own pool', () => {
   const admission = new Admission({ maxConnections: 4, maxConnectionsPerPeer: 2 });
@@ -44,11 +44,15 @@ test('the uid of a peer is the owner of the socket whose local end is the peer',
     '   0: 0100007F:5BA0 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1001 1 0 100 0 0 10 0',
     '   1: 0100007F:D431 0100007F:5BA0 01 00000000:00000000 00:00000000 00000000 65534        0 1002 1 0 20 4 30 10 -1',
     '   2: 0100007F:5BA0 0100007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 1003 1 0 20 4 30 10 -1',
+    '',
   ].join('\n');
   const server = { address: '127.0.0.1', port: 0x5ba0 };
-  assert.equal(socketUid(table, { address: '127.0.0.1', port: 0xd431 }, server, 'tcp'), 65534);
-  assert.equal(socketUid(table, { address: '127.0.0.1', port: 0xd432 }, server, 'tcp'), null);
-  assert.equal(socketUid(table, { address: '::1', port: 0xd431 }, server, 'tcp'), null);
+  const attacker = socketKey({ address: '127.0.0.1', port: 0xd431 }, server, 'tcp')!;
+  const gone = socketKey({ address: '127.0.0.1', port: 0xd432 }, server, 'tcp')!;
+  assert.equal(attacker, '0100007F:D431 0100007F:5BA0');
+  assert.deepEqual(socketOwners(table, new Set([attacker, gone])), new Map([[attacker, 65534]]));
+  assert.equal(socketKey({ address: '::1', port: 0xd431 }, server, 'tcp'), null, 'an IPv6 peer is not in the IPv4 table');
+  assert.deepEqual(socketOwners('', new Set([attacker])), new Map());
 });
 
 test('token failures: three free, then a delay doubling to the cap; attempts of one peer queue; others and success are unaffected', () => {

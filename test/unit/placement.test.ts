@@ -1,7 +1,7 @@
 // Placement checks: pins, CIDRs, allowed script directories.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { canServe, isAllowedScript, matchesPin } from '../../src/lan/placement.js';
+import { canServe, isRefusedVariable, isAllowedScript, matchesPin } from '../../src/lan/placement.js';
 
 test('pins: an exact address or an IPv4 CIDR', () => {
   assert.equal(matchesPin('127.0.0.2', '127.0.0.2'), true);
@@ -40,4 +40,16 @@ test('canServe names the reason', () => {
   const outside = canServe({ instancename: 'a', script: '/tmp/evil.js', pin: null }, machine);
   assert.equal(outside.ok, false);
   assert.match((outside as { reason: string }).reason, /\/tmp\/evil\.js is outside allowedscripts of machine m1 \(\/srv\/daemons\)/);
+});
+
+test('variables that make a program or its loader read code or config from elsewhere are refused for needs; others pass', () => {
+  const refused = [
+    'OPENSSL_CONF', 'OPENSSL_MODULES', 'GCONV_PATH', 'NODE_OPTIONS', 'NODE_PATH', 'NODE_EXTRA_CA_CERTS', 'node_options', 'LD_PRELOAD',
+    'LD_LIBRARY_PATH', 'LD_AUDIT', 'BASH_ENV', 'ENV', 'BASH_FUNC_x%%', 'SHELLOPTS', 'PS4', 'PYTHONPATH', 'PYTHONSTARTUP', 'PYTHONHOME',
+    'PERL5LIB', 'PERL5OPT', 'PERLLIB', 'RUBYOPT', 'RUBYLIB', 'JAVA_TOOL_OPTIONS', '_JAVA_OPTIONS', 'GIT_SSH_COMMAND', 'NPM_CONFIG_PREFIX',
+    'npm_config_script_shell', 'ICU_DATA', 'SSL_CERT_FILE', 'LOCPATH', 'NLSPATH', 'HOSTALIASES', 'MALLOC_TRACE', 'PATH', 'HOME', 'TMPDIR',
+    'XDG_CONFIG_HOME', 'CLASSPATH', 'ZDOTDIR',
+  ];
+  for (const name of refused) assert.equal(isRefusedVariable(name), true, name);
+  for (const name of ['NODE_ENV', 'GREETING', 'PORT', 'LANG', 'LC_ALL', 'TZ', 'REDIS_URL', 'DEBUG', 'HEARTBEAT_INTERVAL']) assert.equal(isRefusedVariable(name), false, name);
 });
