@@ -12,6 +12,21 @@ export function formatNeeds(needs: readonly Need[], colour: boolean): string {
   return formatColumns(header, rows, colour);
 }
 
+/** A registered machine as `machines` answers it; `clone` is a second live process refused for its id. */
+export interface MachineView {
+  id: string;
+  address: string;
+  clone?: { address: string; remote: string; at: string };
+}
+
+/** One warning line per machine whose id another live process presented (a cloned home); nothing when none did. */
+export function formatClones(machines: readonly MachineView[]): string {
+  return machines
+    .filter((machine) => machine.clone !== undefined)
+    .map(({ id, address, clone }) => `warning: machine ${id} (${address}): a second live process with its id and key was refused at ${clone!.address} (connection from ${clone!.remote}, last ${clone!.at}): a cloned home? give it a fresh machine-id and machine-key\n`)
+    .join('');
+}
+
 /** Services as aligned columns, by instancename. */
 export function formatServices(services: readonly Service[]): string {
   if (services.length === 0) return 'no services (a need becomes one when a machine manager runs it and it answers)\n';

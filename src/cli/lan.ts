@@ -6,7 +6,7 @@ import { LAN_DEFAULTS } from '../lan/defaults.js';
 import type { Need, Service } from '../lan/records.js';
 import { callLan, lanPaths, type LanReach } from './lan-reach.js';
 import type { LanStartOptions } from './lan-daemon.js';
-import { formatNeeds, formatServices } from './lan-tables.js';
+import { formatClones, formatNeeds, formatServices, type MachineView } from './lan-tables.js';
 import { colour, jsonLine, out } from './output.js';
 import { collect, keyValue, port, whole } from './parse.js';
 
@@ -18,14 +18,14 @@ interface NeedAddOptions extends LanReach {
 }
 
 // `dae needs` / `dae services`: what the LAN manager answers, as a table or as JSON.
-function listing<T>(program: Command, name: 'needs' | 'services', description: string, format: (items: T[]) => string): void {
+function listing<T>(program: Command, name: 'needs' | 'services', description: string, format: (items: T[], o: LanReach) => Promise<string> | string): void {
   reaching(program.command(name))
     .description(description)
     .option('--json', `print the ${name} as JSON, as the LAN manager answers them`)
     .action(async (o: LanReach & { json?: boolean }) => {
       const items = (await callLan(o, name)) as T[];
       if (o.json) return void jsonLine(items);
-      out(format(items));
+      out(await format(items, o));
     });
 }
 
@@ -110,6 +110,8 @@ export function addLanCommands(program: Command): void {
       out(`need ${instancename} removed\n`);
     });
 
-  listing(program, 'needs', 'every need: status, machine, epoch, script, reason', (needs: Need[]) => formatNeeds(needs, colour()));
+  // Under the needs: a machine whose id a second live process presented (a cloned home), which would explain a lot.
+  listing(program, 'needs', 'every need: status, machine, epoch, script, reason', async (needs: Need[], o) =>
+    formatNeeds(needs, colour()) + formatClones((await callLan(o, 'machines')) as MachineView[]));
   listing(program, 'services', 'every running, reachable service of the LAN: machine, address, pid, ports (no token needed)', (services: Service[]) => formatServices(services));
 }
