@@ -1,6 +1,8 @@
-// `npm start`: the whole stack on one machine, on the embedded default. A LAN manager (needs kept in DAE_HOME/lan)
-// and a supervisor that is its machine manager, created in-process; the two samples are needs the LAN places on it.
-import { dirname } from 'node:path';
+// `npm start`: the whole stack on one machine, on the embedded default. A LAN manager (needs kept in <home>/lan) and a
+// supervisor that is its machine manager, created in-process; the two samples are needs the LAN places on it. The demo
+// has a home of its own (DAE_HOME, else ~/.dae-demo), so it never mixes with the daemons of a `dae start` in ~/.dae.
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Dae, type Service } from '../src/index.js';
 import { lanHomePaths, startLanHome } from '../src/lan/home.js';
@@ -10,10 +12,11 @@ const samples = {
   heartbeat: fileURLToPath(new URL('./heartbeat.js', import.meta.url)),
 };
 
-const lanHome = lanHomePaths();
+const home = process.env.DAE_HOME || join(homedir(), '.dae-demo');
+const lanHome = lanHomePaths(home);
 const { manager: lan, registry, token, close: closeLan } = await startLanHome(lanHome);
-
 const dae = new Dae({
+  home,
   echo: true,
   config: {
     lanmanageraddress: `127.0.0.1:${lan.identity().ports.ws}`,
@@ -21,6 +24,19 @@ const dae = new Dae({
     allowedscripts: [dirname(samples.kv)],
   },
 });
+// Before anything is spawned: a signal at any later moment stops whatever has started, and nothing is left behind.
+let stopping = false;
+const stop = (): void => {
+  if (stopping) return;
+  stopping = true;
+  void (async () => {
+    await dae.stop();
+    await closeLan();
+    process.exit(0);
+  })();
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
 await dae.start();
 // A home from before the LAN had the samples installed by hand: they become needs instead.
 for (const entry of dae.list()) if (entry.name in samples && entry.lan === undefined) await dae.uninstall(entry.name);
@@ -42,15 +58,8 @@ const services = await served;
 const port = (name: string): number | undefined => services.find((service) => service.instancename === name)?.ports.tcp;
 console.log(`
 dae supervisor pid ${process.pid}, home ${dae.paths.root}; LAN manager on ws ${lan.identity().ports.ws}, home ${lanHome.root}
-  supervisor  printf 'list\\n' | nc -N 127.0.0.1 ${dae.port}
-  LAN         printf 'services\\n' | nc -N 127.0.0.1 ${lan.port}      (or: dae needs, dae services)
+  supervisor  printf 'list\\n' | nc -N 127.0.0.1 ${dae.port}      (or: DAE_HOME=${home} npx dae list)
+  LAN         printf 'services\\n' | nc -N 127.0.0.1 ${lan.port}      (or: DAE_HOME=${home} npx dae needs)
   kv          printf 'all\\n' | nc -N 127.0.0.1 ${port('kv')}
   heartbeat   printf 'status\\n' | nc -N 127.0.0.1 ${port('heartbeat')}
-Ctrl-C stops the supervisor, its daemons and the LAN manager (the needs are kept).`);
-const stop = (): void => void (async () => {
-  await dae.stop();
-  await closeLan();
-  process.exit(0);
-})();
-process.on('SIGINT', stop);
-process.on('SIGTERM', stop);
+Ctrl-C (or SIGTERM) stops the supervisor, its daemons and the LAN manager (the needs are kept).`);

@@ -32,9 +32,14 @@ function online(entry: ListEntry): void {
   throw new DaeError('ERR_NOT_ONLINE', describe(entry).trimEnd());
 }
 
+function startedLine(started: { pid: number; port: number; already: boolean; config: string }): string {
+  const where = `pid ${started.pid}, port ${started.port}, home ${home().root}`;
+  return started.already ? `dae is already running (${where})\n` : `dae started (${where}, config ${started.config})\n`;
+}
+
 async function ensureSupervisor(configFile?: string): Promise<void> {
   const started = await startBackground(configFile);
-  if (!started.already) out(`dae started (pid ${started.pid}, port ${started.port}, home ${home().root})\n`);
+  if (!started.already) out(startedLine(started));
 }
 
 const program = new Command('dae')
@@ -48,17 +53,14 @@ program
   .description('start the supervisor in the background (returns when it answers), or start an installed daemon')
   .argument('[name]', 'an installed daemon to start (starting the supervisor if needed)')
   .option('--foreground', 'run the supervisor in this process (init systems, containers)')
-  .option('--config <file>', 'config file (default: ./daeconfig.json, written with every default when missing)')
+  .option('--config <file>', 'config file (default: ./daeconfig.json when there is one, else daeconfig.json in the home, written with every default when missing)')
   .action(async (name: string | undefined, options: { foreground?: boolean; config?: string }) => {
     if (options.foreground) return startForeground(options.config);
     if (name !== undefined) {
       await ensureSupervisor(options.config);
       return online((await callSupervisor('start', name)) as ListEntry);
     }
-    const started = await startBackground(options.config);
-    out(started.already
-      ? `dae is already running (pid ${started.pid}, port ${started.port}, home ${home().root})\n`
-      : `dae started (pid ${started.pid}, port ${started.port}, home ${home().root})\n`);
+    out(startedLine(await startBackground(options.config)));
   });
 
 program
@@ -178,7 +180,7 @@ program
 program
   .command('startup')
   .description('print a systemd unit that starts the supervisor at boot')
-  .option('--config <file>', 'config file the unit uses (default: ./daeconfig.json)')
+  .option('--config <file>', 'config file the unit uses (default: as for dae start)')
   .action((options: { config?: string }) => {
     const { path } = loadConfig(options.config);
     out(systemdUnit({ home: home().root, configPath: path, cwd: process.cwd() }));

@@ -1,19 +1,30 @@
 // `dae start`: the supervisor in the background (returns once it answers) or in the foreground.
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { DaeError } from '../errors.js';
 import { DEFAULT_CONFIG, parseConfig, type DaeConfig } from '../supervisor/config.js';
 import { Dae } from '../supervisor/dae.js';
 import { home, supervisorRuns } from './control.js';
 import { startDetached } from './detached.js';
 import { checkOwnerOnly } from '../supervisor/private.js';
+import { prepareHome, writePrivate } from '../supervisor/home.js';
 
-/** Reads daeconfig.json (from the working directory unless given), writing one with every default when missing. */
+/**
+ * The config file: the one given, else `daeconfig.json` in the working directory when there is one (a machine manager's
+ * folder), else `daeconfig.json` in the home, written with every default when missing.
+ */
+export function configPath(file: string | undefined): string {
+  if (file !== undefined) return resolve(file);
+  return existsSync('daeconfig.json') ? resolve('daeconfig.json') : join(home().root, 'daeconfig.json');
+}
+
+/** Reads the config file (see `configPath`); the home's is written with every default when missing. */
 export function loadConfig(file: string | undefined): { path: string; config: DaeConfig } {
-  const path = resolve(file ?? 'daeconfig.json');
+  const path = configPath(file);
   if (!existsSync(path)) {
     if (file !== undefined) throw new DaeError('ERR_BAD_CONFIG', `${path} does not exist`);
-    writeFileSync(path, `${JSON.stringify(DEFAULT_CONFIG, null, 2)}\n`, { mode: 0o600 });
+    prepareHome(home());
+    writePrivate(path, `${JSON.stringify(DEFAULT_CONFIG, null, 2)}\n`);
   }
   // It names what may run here (allowedscripts) and the LAN to obey: only its owner may have written it.
   const fd = openSync(path, 'r');
@@ -47,12 +58,17 @@ export async function startForeground(configFile: string | undefined): Promise<v
 }
 
 /** Starts the supervisor in the background; resolves with its pid once it answers. */
-export function startBackground(configFile: string | undefined): Promise<{ pid: number; port: number; already: boolean }> {
+export async function startBackground(configFile: string | undefined): Promise<{ pid: number; port: number; already: boolean; config: string }> {
   const paths = home();
-  return startDetached({
+  let config = configPath(configFile);
+  const started = await startDetached({
     paths,
     what: 'the supervisor',
     running: () => supervisorRuns(paths),
-    args: () => ['start', '--foreground', '--config', loadConfig(configFile).path],
+    args: () => {
+      config = loadConfig(configFile).path;
+      return ['start', '--foreground', '--config', config];
+    },
   });
+  return { ...started, config };
 }

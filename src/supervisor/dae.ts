@@ -16,6 +16,7 @@ import type { LanLink } from './lan-link.js';
 import { logPath, rotateIfLarge, tailFile } from './logs.js';
 import { Managed, type ListEntry, type StartOutcome, type StatusEvent } from './managed.js';
 import { canBind, choosePort } from './ports.js';
+import { commandLine, portHolder } from './process.js';
 import { reapRun, scanRuns, type RunProcess } from './runs.js';
 import { checkInstallOptions, checkName, checkState, type DaemonSpec, type InstallOptions, type LanPlacement, type PersistedState, type RunRecord } from './spec.js';
 
@@ -79,6 +80,7 @@ export class Dae extends Daemon {
   readonly #blocked = new Set<Managed>();
   #retry: NodeJS.Timeout | null = null;
   #writeFailing = false;
+  #starting: Promise<void> | null = null;
   #shuttingDown: Promise<void> | null = null;
   readonly #queues = new Map<string, Promise<unknown>>();
 
@@ -133,7 +135,12 @@ export class Dae extends Daemon {
   };
 
   /** Starts the supervisor: home, lock, token, doors, then every installed daemon back as it was. */
-  override async start(): Promise<void> {
+  override start(): Promise<void> {
+    this.#starting ??= this.#start();
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
     const log = (line: string): void => this.#log(line);
     prepareHome(this.paths, log);
     const lock = await acquireLock(this.paths);
@@ -143,7 +150,9 @@ export class Dae extends Daemon {
       removeLeftovers(this.paths);
       this.#token = loadToken(this.paths, log);
       const state = this.#loadState();
-      await super.start();
+      await super.start().catch((error: unknown) => {
+        throw this.#portTaken(error);
+      });
       writePrivate(this.paths.portFile, `${this.port}\n`);
       this.#log(`supervisor pid ${process.pid} on ${this.config.host}:${this.port} and ${this.paths.socket}`);
       await this.#takeBack(state);
@@ -169,9 +178,15 @@ export class Dae extends Daemon {
     const reap: RunRecord[] = [];
     const start: Managed[] = [];
     for (const { spec, run } of state.daemons) {
-      const managed = this.#add(spec);
       if (run !== null) known.add(run.secret);
       const mine = run === null ? [] : found.filter((item) => item.secret === run.secret);
+      // Placed by a LAN this supervisor no longer follows: nobody would start, restart or keep it. Given back.
+      if (spec.lan !== undefined && this.config.lanmanageraddress === null) {
+        this.#log(`giving ${spec.name} back (it ran for the LAN's need ${spec.lan.need}; this supervisor follows no LAN manager): stopped and forgotten`);
+        if (mine.length > 0) reap.push(run!);
+        continue;
+      }
+      const managed = this.#add(spec);
       const leader = run === null || spec.stopped ? undefined : leaderOf(run, mine);
       if (run !== null && leader !== undefined) {
         managed.adopt({ ...run, pid: leader.pid });
@@ -184,6 +199,15 @@ export class Dae extends Daemon {
     // Nothing left over may hold a port a fresh run needs.
     await Promise.all(reap.map((run) => reapRun(run)));
     for (const managed of start) void managed.start();
+  }
+
+  // Our port held by someone else says so plainly, naming the holder when /proc tells.
+  #portTaken(error: unknown): unknown {
+    if (!/EADDRINUSE/.test((error as Error).message)) return error;
+    const { host, port } = this.config;
+    const holder = portHolder(port);
+    const who = holder === null ? '' : ` by pid ${holder} (${commandLine(holder)})`;
+    return new DaeError('ERR_START_FAILED', `port ${port} on ${host} is taken${who}: another supervisor (the npm start demo?) or another program listens there; to run a second supervisor, give it another home and another "port" in its daeconfig.json`, { cause: error });
   }
 
   // Runs of this home's processes (its runtime directory in their environment) whose secret no record holds.
@@ -206,6 +230,9 @@ export class Dae extends Daemon {
   /** Stops the supervisor; with `keepDaemons` the daemons keep running for the next supervisor to adopt. */
   shutdown(options: { keepDaemons: boolean }): Promise<void> {
     this.#shuttingDown ??= (async () => {
+      // A stop during the start waits for it: what it takes back is stopped, and the state is never written half-read.
+      if (this.#starting === null) return;
+      if (!(await this.#starting.then(() => true, () => false))) return;
       if (this.#sampler) clearInterval(this.#sampler);
       await this.#lan?.stop();
       const all = [...this.#managed.values()];

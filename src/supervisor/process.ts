@@ -100,6 +100,15 @@ export function sampleProcess(pid: number): { ticks: number; rss: number } | nul
 export const PAGE_SIZE = 4096;
 export const CLOCK_TICKS = 100;
 
+/** A process's command line as one string, for messages ('' when it cannot be read). */
+export function commandLine(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').filter(Boolean).join(' ').slice(0, 200);
+  } catch {
+    return '';
+  }
+}
+
 /** The pid listening on a local TCP port, found through /proc (null when none or unknown). */
 export function portHolder(port: number): number | null {
   const inodes = new Set<string>();

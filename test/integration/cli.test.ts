@@ -104,7 +104,7 @@ function secretOf(pid: number): string {
   return line.slice('DAE_SECRET='.length);
 }
 
-const STARTED = /^dae started \(pid (\d+), port (\d+), home (.+)\)\n/;
+const STARTED = /^dae started \(pid (\d+), port (\d+), home (.+), config (.+)\)\n/;
 const ALREADY = /^dae is already running \(pid (\d+), port (\d+), home (.+)\)\n$/;
 
 function startedPid(stdout: string): number {
@@ -205,13 +205,14 @@ describe('dae start', () => {
     }
   });
 
-  test('writes daeconfig.json with every default when it is missing', async () => {
+  test('without a daeconfig.json in the working directory, the home\'s is used (written with every default) and named', async () => {
     const w = world({ config: false });
-    const path = join(w.cwd, 'daeconfig.json');
+    const path = join(w.home, 'daeconfig.json');
     const stdout = await ok(w, 'start');
-    assert.match(stdout, new RegExp(`^dae started \\(pid \\d+, port ${DEFAULT_CONFIG.port}, `));
+    assert.match(stdout, new RegExp(`^dae started \\(pid \\d+, port ${DEFAULT_CONFIG.port}, home ${w.home}, config ${path}\\)\n$`));
     assert.deepEqual(JSON.parse(readFileSync(path, 'utf8')), DEFAULT_CONFIG);
     assert.equal(statSync(path).mode & 0o777, 0o600);
+    assert.equal(existsSync(join(w.cwd, 'daeconfig.json')), false, 'nothing is written where the command ran');
   });
 
   test('a config with an unknown key or a wrong type is refused: exit 1, one line naming key, expected and found', async () => {

@@ -440,6 +440,22 @@ describe('security and files', () => {
     assert.equal(restarted!.adopted, false);
   });
 
+  test('daemons a LAN placed are given back (stopped and forgotten) by a supervisor that follows no LAN manager', async () => {
+    const first = await supervisor();
+    const placed = await first.installPlaced('kv', SAMPLE_KV, {}, { host: '127.0.0.1', lan: { need: 'kv', epoch: 7 } });
+    await first.install('mine', SAMPLE_KV);
+    await first.shutdown({ keepDaemons: true });
+    running.length = 0;
+    assert.equal(isAlive(placed.pid!), true);
+    const second = new Dae({ home: first.paths.root, config: first.config });
+    await second.start();
+    running.push(second);
+    assert.deepEqual(second.list().map((entry) => entry.name), ['mine']);
+    assert.equal(isAlive(placed.pid!), false, 'its process was stopped');
+    assert.match(readFileSync(second.paths.log, 'utf8'), /giving kv back \(it ran for the LAN's need kv; this supervisor follows no LAN manager\)/);
+    assert.ok(!readFileSync(second.paths.state, 'utf8').includes('"kv"'), 'and forgotten on disk');
+  });
+
   test('after a simulated reboot every installed daemon comes back as it was', async () => {
     const first = await supervisor();
     const kv = await first.install('kv', SAMPLE_KV);
