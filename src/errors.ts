@@ -40,6 +40,7 @@ export const ERRORS = {
   ERR_STATE_WRITE: 'the state could not be written (a full disk?): the command changed nothing, and nothing was spawned',
   ERR_AUTH_TIMEOUT: 'a network connection of the supervisor or the LAN manager did not `auth` in time; the connection is closed',
   ERR_MACHINE_CLONED: 'a second live process registered a machine id that another process holds (a cloned home)',
+  ERR_MISSING_PACKAGE: 'an optional npm package a feature needs is not installed (the message names it)',
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

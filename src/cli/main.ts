@@ -67,7 +67,12 @@ program
   .command('stop')
   .description('stop an installed daemon (it stays stopped until started)')
   .argument('<name>')
-  .action(async (name: string) => void out(describe((await callSupervisor('stop', name)) as ListEntry)));
+  .action(async (name: string) => {
+    const entry = (await callSupervisor('stop', name)) as ListEntry;
+    // A daemon the LAN placed is not the machine's to keep stopped: the LAN places it again.
+    if (entry.lan) return void out(`${name}: stopped and handed back to the LAN (need ${entry.lan.need}); the LAN places it again, on this machine or another\n`);
+    out(describe(entry));
+  });
 
 program
   .command('restart')
@@ -158,8 +163,9 @@ program
   .argument('<command>', 'the command name')
   .argument('[json-args]', 'a JSON array of arguments (any other JSON value is one argument)')
   .option('-t, --timeout <ms>', 'reply timeout', whole, 10_000)
-  .action(async (target: string, command: string, args: string | undefined, options: { timeout: number }) => {
-    const value = await send(target, command, args, options);
+  .option('--token <token>', 'auth with this token first (default: env DAE_TOKEN, which ps does not show); not needed over a unix socket')
+  .action(async (target: string, command: string, args: string | undefined, options: { timeout: number; token?: string }) => {
+    const value = await send(target, command, args, { ...options, token: options.token ?? process.env.DAE_TOKEN });
     out(`${JSON.stringify(value ?? null)}\n`);
   });
 

@@ -31,16 +31,20 @@ const NOT_A_NAME = /[:/]|^\d+$/;
 /** Where to send: an address as given, or an installed daemon's door looked up by name. */
 async function resolveTarget(target: string): Promise<{ host?: string; port?: number; path?: string }> {
   if (NOT_A_NAME.test(target)) return parseTarget(target);
-  const info = (await callSupervisor('info', target)) as { socket: string | null; ports: { tcp?: number } };
+  const info = (await callSupervisor('info', target)) as { socket: string | null; ports: { tcp?: number }; status: string };
+  if (info.status !== 'online' && info.status !== 'starting') throw new DaeError('ERR_NOT_RUNNING', `${target} is ${info.status}: nothing answers for it (dae start ${target})`);
   if (info.socket) return { path: info.socket };
   if (info.ports.tcp === undefined) throw new DaeError('ERR_NOT_RUNNING', `${target} has no tcp port`);
   return { port: info.ports.tcp };
 }
 
-export async function send(target: string, command: string, json: string | undefined, options: { timeout: number }): Promise<unknown> {
+export async function send(target: string, command: string, json: string | undefined, options: { timeout: number; token?: string }): Promise<unknown> {
   const args = parseArgs(json);
-  const client = await Client.connect({ ...(await resolveTarget(target)), timeout: options.timeout });
+  const where = await resolveTarget(target);
+  const client = await Client.connect({ ...where, timeout: options.timeout });
   try {
+    // A unix socket is the owner's and starts authenticated; over TCP a protected command needs the token first.
+    if (options.token !== undefined && where.path === undefined) await client.call('auth', options.token);
     return await client.request(command, args);
   } finally {
     client.destroy();

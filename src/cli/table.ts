@@ -44,7 +44,9 @@ export function formatTable(entries: readonly ListEntry[], colour: boolean): str
     String(e.ports.tcp ?? '-'), String(e.ports.http ?? '-'), String(e.ports.ws ?? '-'),
     String(e.restarts), duration(e.uptime), e.pid === null ? '-' : `${e.cpu}%`, bytes(e.memory),
     e.lan ? `${e.lan.need} (epoch ${e.lan.epoch})` : '-',
-    [e.reason, e.portHeldBy ? `port ${e.portHeldBy.port} held by pid ${e.portHeldBy.pid ?? '?'}` : null].filter(Boolean).join('; '),
+    // Up again after the supervisor ended a run (hung, over max-memory): the cause stays in view.
+    [e.reason ?? (e.status === 'online' && e.restarts > 0 && e.lastExit?.reason ? `restarted: ${e.lastExit.reason}` : null),
+      e.portHeldBy ? `port ${e.portHeldBy.port} held by pid ${e.portHeldBy.pid ?? '?'}` : null].filter(Boolean).join('; '),
   ]);
   return formatColumns(header, rows, colour);
 }

@@ -114,20 +114,34 @@ export abstract class Daemon extends EventEmitter {
   readonly #sessions = new Set<Session>();
   readonly #authFailures = new WeakMap<Guest, number>();
   readonly #gate: Gate;
+  /** The first bad option, reported by `start()`: a runnable file then says it in one line instead of a stack. */
+  readonly #invalid: unknown = null;
 
   constructor(options: DaemonOptions = {}) {
     super();
     this.#options = options;
-    this.env = readDaeEnv(options.env ?? process.env);
-    this.limits = checkLimits(options.limits);
-    this.#gate = new Gate(this.limits, (token) => this.checkToken(token));
     this.name = options.name ?? new.target.name.toLowerCase();
-    if (options.port !== undefined) checkPort('port', options.port);
-    if (options.http !== undefined) checkPort('http', options.http);
-    if (options.ws !== undefined) checkPort('ws', options.ws);
-    if (options.token !== undefined && (typeof options.token !== 'string' || options.token.length < 16)) {
-      throw new DaeError('ERR_BAD_OPTION', 'token must be a string of at least 16 characters');
-    }
+    let invalid: unknown = null;
+    const checked = <T>(check: () => T, fallback: () => T): T => {
+      try {
+        return check();
+      } catch (error) {
+        invalid ??= error;
+        return fallback();
+      }
+    };
+    this.env = checked(() => readDaeEnv(options.env ?? process.env), () => readDaeEnv({}));
+    this.limits = checked(() => checkLimits(options.limits), () => ({ ...DEFAULT_LIMITS }));
+    checked(() => {
+      if (options.port !== undefined) checkPort('port', options.port);
+      if (options.http !== undefined) checkPort('http', options.http);
+      if (options.ws !== undefined) checkPort('ws', options.ws);
+      if (options.token !== undefined && (typeof options.token !== 'string' || options.token.length < 16)) {
+        throw new DaeError('ERR_BAD_OPTION', `token must be a string of at least 16 characters, got ${typeof options.token === 'string' ? `${options.token.length}` : typeof options.token}`);
+      }
+    }, () => undefined);
+    this.#invalid = invalid;
+    this.#gate = new Gate(this.limits, (token) => this.checkToken(token));
   }
 
   get status(): DaemonStatus {
@@ -141,6 +155,7 @@ export abstract class Daemon extends EventEmitter {
 
   /** Starts listening; resolves once every door is open. */
   async start(): Promise<void> {
+    if (this.#invalid !== null) throw this.#invalid;
     if (this.#status !== 'idle') throw new DaeError('ERR_BAD_OPTION', `start() called when ${this.#status}`);
     this.#setStatus('starting');
     if (this.env.name !== undefined) this.name = this.env.name;
@@ -162,7 +177,9 @@ export abstract class Daemon extends EventEmitter {
       const socket = this.#options.socket ?? true;
       if (socket !== false) {
         const path = typeof socket === 'string' ? socket : join(await this.#runtimeDir(), socketName());
-        await this.listenUnix(path, false);
+        // Mode 0600 in a 0700 folder of the owner: only the owner (and root) can connect, as with the supervisor's
+        // control socket, so its connections start authenticated.
+        await this.listenUnix(path, true);
         this.#ports.unix = path;
       }
       const http = this.env.httpPort ?? this.#options.http;

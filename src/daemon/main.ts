@@ -1,4 +1,5 @@
 // The entry helper for runnable daemon files: start, stop on SIGTERM/SIGINT, exit. The library itself never exits.
+import type { DaeError } from '../errors.js';
 import type { Daemon } from './daemon.js';
 
 /** Starts `daemon`, prints where it listens, and stops it cleanly on SIGTERM or SIGINT. */
@@ -22,7 +23,8 @@ export function runDaemon(daemon: Daemon): Promise<void> {
       console.log(`${daemon.name} ready: ${JSON.stringify(daemon.identity().ports)} (pid ${process.pid})`);
     },
     (error: unknown) => {
-      console.error(`${daemon.name}: ${(error as Error).message}`);
+      const code = (error as DaeError).code;
+      console.error(`${daemon.name}: ${typeof code === 'string' ? `${code}: ` : ''}${(error as Error).message}`);
       process.exit(1);
     },
   );

@@ -29,7 +29,11 @@ export function lanHomePaths(root = homePaths().root): HomePaths {
 async function openRegistry(etcd: string | undefined, file: string): Promise<Registry> {
   if (etcd === undefined) return new EmbeddedRegistry(file);
   const endpoints = etcd.split(',').map((e) => e.trim()).filter(Boolean).map((e) => (e.includes('://') ? e : `http://${e}`));
-  const { EtcdRegistry } = await import('./etcd.js');
+  // etcd3 and cockatiel are optional peer dependencies: only `--etcd` needs them.
+  const { EtcdRegistry } = await import('./etcd.js').catch((error: unknown) => {
+    if ((error as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw error;
+    throw new DaeError('ERR_MISSING_PACKAGE', `--etcd needs the npm packages etcd3 and cockatiel, which are not installed: npm install etcd3 cockatiel (${(error as Error).message})`, { cause: error });
+  });
   const registry = await EtcdRegistry.open({ endpoints });
   try {
     // Opening connects lazily: a first read proves etcd answers before anyone is told the LAN manager runs.

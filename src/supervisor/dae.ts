@@ -177,7 +177,7 @@ export class Dae extends Daemon {
     const known = new Set<string>();
     const reap: RunRecord[] = [];
     const start: Managed[] = [];
-    for (const { spec, run } of state.daemons) {
+    for (const { spec, run, restarts } of state.daemons) {
       if (run !== null) known.add(run.secret);
       const mine = run === null ? [] : found.filter((item) => item.secret === run.secret);
       // Placed by a LAN this supervisor no longer follows: nobody would start, restart or keep it. Given back.
@@ -186,7 +186,7 @@ export class Dae extends Daemon {
         if (mine.length > 0) reap.push(run!);
         continue;
       }
-      const managed = this.#add(spec);
+      const managed = this.#add(spec, restarts);
       const leader = run === null || spec.stopped ? undefined : leaderOf(run, mine);
       if (run !== null && leader !== undefined) {
         managed.adopt({ ...run, pid: leader.pid });
@@ -509,7 +509,7 @@ export class Dae extends Daemon {
     }
   }
 
-  #add(spec: DaemonSpec): Managed {
+  #add(spec: DaemonSpec, restarts = 0): Managed {
     const managed = new Managed(spec, {
       config: this.config,
       logDir: this.paths.logs,
@@ -518,7 +518,7 @@ export class Dae extends Daemon {
       persist: () => this.#persist(),
       blocked: (managed) => this.#block(managed),
       statusChanged: (event) => this.#statusChanged(event),
-    });
+    }, restarts);
     this.#managed.set(spec.name, managed);
     return managed;
   }
@@ -572,7 +572,7 @@ export class Dae extends Daemon {
   // Writes the whole state durably (one writer; writes in flight together become one). A failure is logged once until
   // a write succeeds again; then the daemons whose spawn it held back start.
   async #persist(): Promise<void> {
-    const state: PersistedState = { version: 1, daemons: [...this.#managed.values()].map((managed) => ({ spec: managed.spec, run: managed.run })) };
+    const state: PersistedState = { version: 1, daemons: [...this.#managed.values()].map((managed) => ({ spec: managed.spec, run: managed.run, restarts: managed.restarts })) };
     try {
       await this.#writer.write(`${JSON.stringify(state, null, 2)}\n`);
     } catch (error) {

@@ -52,10 +52,17 @@ export function prepareHome(paths: HomePaths, log: (line: string) => void = () =
   for (const dir of [paths.root, paths.logs, paths.run]) if (privateDir(dir)) log(`${dir} was open to others: mode set to 0700`);
 }
 
-/** Removes the temporary files of atomic writes a crash left behind; only the lock's holder writes, so only it may. */
+/**
+ * Removes what a crash left behind: temporary files of atomic writes, and socket files of daemons whose process is gone.
+ * Only the lock's holder writes here, so only it may.
+ */
 export function removeLeftovers(paths: HomePaths): void {
   for (const name of readdirSync(paths.root)) {
     if (/^\..+\.tmp$/.test(name)) unlinkSync(join(paths.root, name));
+  }
+  for (const name of readdirSync(paths.run)) {
+    const pid = /^daemon\.(\d+)(?:-\d+)?\.sock$/.exec(name)?.[1];
+    if (pid !== undefined && !isAlive(Number(pid))) unlinkSync(join(paths.run, name));
   }
 }
 

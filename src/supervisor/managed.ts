@@ -1,5 +1,7 @@
 // One installed daemon's lifecycle: spawn or adopt, ready, liveness, exit, restart policy, stop. Status is explicit.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { unlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { DaeError } from '../errors.js';
 import { createDebug } from '../debug.js';
@@ -48,7 +50,8 @@ export interface ListEntry {
   uptime: number;
   cpu: number;
   memory: number;
-  lastExit: { code: number | null; signal: string | null; at: string } | null;
+  /** How the last run ended, and why it ended when the supervisor ended it (hung, over max-memory, …). */
+  lastExit: { code: number | null; signal: string | null; at: string; reason: string | null } | null;
   reason: string | null;
   /** Who holds a leased port when the daemon cannot have it. */
   portHeldBy?: { port: number; pid: number | null };
@@ -77,7 +80,7 @@ export class Managed {
   #channel: Guest | null = null;
   #reason: string | null = null;
   #lastExit: ListEntry['lastExit'] = null;
-  #restarts = 0;
+  #restarts: number;
   #history: RestartHistory = FRESH_HISTORY;
   #socket: string | null = null;
   #portHeldBy: ListEntry['portHeldBy'];
@@ -100,9 +103,15 @@ export class Managed {
   #overMemory = 0;
   #lastSample: { ticks: number; at: number } | null = null;
 
-  constructor(spec: DaemonSpec, ctx: ManagedContext) {
+  /** `restarts`: the count a previous supervisor had reached (kept in the state, so adoption does not reset it). */
+  constructor(spec: DaemonSpec, ctx: ManagedContext, restarts = 0) {
     this.spec = spec;
     this.#ctx = ctx;
+    this.#restarts = restarts;
+  }
+
+  get restarts(): number {
+    return this.#restarts;
   }
 
   get status(): Status {
@@ -411,8 +420,12 @@ export class Managed {
     this.#misses = 0;
     this.#overMemory = 0;
     this.#lastSample = null;
-    this.#lastExit = { code: facts.exitCode, signal: facts.signal, at: new Date().toISOString() };
+    // A new run never shows the last one's figures.
+    this.#cpu = 0;
+    this.#memory = 0;
     const what = facts.exitCode === null && facts.signal === null ? 'exited' : describeExit(facts);
+    this.#lastExit = { code: facts.exitCode, signal: facts.signal, at: new Date().toISOString(), reason: this.#killReason ?? (this.#stopRequested ? this.#reason : what) };
+    this.#removeSocket(run);
     const waiters = this.#exitWaiters.splice(0);
     // A run that died before it was ready may have met a port someone holds: name the holder (reading /proc/net is
     // slow, so only then, never on the way of an ordinary restart).
@@ -436,6 +449,20 @@ export class Managed {
     }
     this.#persistLater();
     for (const resolve of waiters) resolve();
+  }
+
+  // The socket file of a run that is gone (SIGKILLed runs never remove their own).
+  #removeSocket(run: RunRecord): void {
+    const names = [this.#socket, run.pid === null ? null : join(this.#ctx.runtimeDir, `daemon.${run.pid}.sock`)];
+    for (const path of names) {
+      if (path === null || dirname(path) !== this.#ctx.runtimeDir) continue;
+      try {
+        unlinkSync(path);
+      } catch {
+        // removed by the daemon itself, or never made
+      }
+    }
+    this.#socket = null;
   }
 
   #restartNow(): void {

@@ -44,7 +44,8 @@ export interface RunRecord {
 
 export interface PersistedState {
   version: 1;
-  daemons: Array<{ spec: DaemonSpec; run: RunRecord | null }>;
+  /** `restarts`: how often the supervisor restarted it so far (absent in older files: 0). */
+  daemons: Array<{ spec: DaemonSpec; run: RunRecord | null; restarts?: number }>;
 }
 
 /** Options of `install`, from the wire, the library or the CLI. */
@@ -232,6 +233,7 @@ export function checkState(value: unknown, source: string): PersistedState {
     if (entry === null || typeof entry !== 'object') return void problems.push(`daemons[${i}] expected {spec, run}, found ${JSON.stringify(entry)}`);
     fields(entry.spec, `daemons[${i}].spec`, SPEC_FIELDS, problems);
     if (!Object.hasOwn(entry, 'run')) problems.push(`daemons[${i}].run is missing`);
+    if (entry.restarts !== undefined && isWhole(0)(entry.restarts) !== null) problems.push(`daemons[${i}].restarts expected a whole number >= 0, found ${JSON.stringify(entry.restarts)}`);
     else if (entry.run !== null) fields(entry.run, `daemons[${i}].run`, new Map([...RUN_FIELDS].map(([k, check]) => [k, { check }])), problems);
     const name = (entry.spec as { name?: unknown } | null)?.name;
     if (typeof name === 'string' && names.has(name)) problems.push(`daemons[${i}].spec.name ${name} is installed twice`);

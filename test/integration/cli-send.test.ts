@@ -10,8 +10,12 @@ let daemon: TestDaemon;
 after(() => daemon?.stop());
 
 function dae(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return daeWith({}, ...args);
+}
+
+function daeWith(env: NodeJS.ProcessEnv, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], (error, stdout, stderr) => {
+    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } }, (error, stdout, stderr) => {
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
     });
   });
@@ -40,4 +44,20 @@ test('failures exit 1 with one line naming the code; usage errors exit 2', async
   const help = await dae('--help');
   assert.equal(help.code, 0);
   assert.match(help.stdout, /Usage: dae/);
+});
+
+test('a protected command: --token or DAE_TOKEN over TCP (ps never shows the latter); over the daemon\'s unix socket, none', async () => {
+  const token = 'a-token-of-the-owner-0123456789';
+  const guarded = await startTestDaemon({ token });
+  try {
+    const port = String(guarded.port);
+    assert.match((await dae('send', port, 'secret')).stderr, /^dae: ERR_AUTH_REQUIRED: /);
+    assert.deepEqual(await dae('send', port, 'secret', '--token', token), { code: 0, stdout: '"the secret"\n', stderr: '' });
+    assert.deepEqual(await daeWith({ DAE_TOKEN: token }, 'send', port, 'secret'), { code: 0, stdout: '"the secret"\n', stderr: '' });
+    assert.match((await dae('send', port, 'secret', '--token', 'a-wrong-token-0123456789')).stderr, /^dae: ERR_AUTH_FAILED: wrong token\n$/);
+    // The daemon's own socket is 0600 in a 0700 folder of the owner: its connections start authenticated.
+    assert.deepEqual(await dae('send', String(guarded.identity().ports.unix), 'secret'), { code: 0, stdout: '"the secret"\n', stderr: '' });
+  } finally {
+    await guarded.stop();
+  }
 });

@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join, relative } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Client, type ListEntry } from '../../src/index.js';
 import { DEFAULT_CONFIG } from '../../src/supervisor/config.js';
 import type { DaemonInfo } from '../../src/supervisor/dae.js';
@@ -15,6 +16,7 @@ import { fixture, removeHomes, tempHome } from '../helpers/supervisor.js';
 import { rawPeer, type RawPeer } from '../helpers/wire.js';
 
 const ECHO = fixture('echo');
+const INDEX = fileURLToPath(new URL('../../src/index.js', import.meta.url));
 const POLL_LIMIT_MS = 10_000;
 
 /** One test's world: a home, a working directory with its daeconfig.json, a port range and what it must close. */
@@ -305,6 +307,7 @@ describe('daemons through the CLI', () => {
     assert.equal(alive(pid), false, 'stop returns once the daemon is gone');
     assert.equal(entry(await list(w), 'web')?.status, 'stopped');
     await fails(w, 1, new RegExp(`^dae: ERR_CONNECTION_FAILED: 127\\.0\\.0\\.1:${w.base}: ECONNREFUSED\n$`), 'send', String(w.base), 'ping');
+    await fails(w, 1, /^dae: ERR_NOT_RUNNING: web is stopped: nothing answers for it \(dae start web\)\n$/, 'send', 'web', 'ping');
     const started = /^web: online, pid (\d+)\n$/.exec(await ok(w, 'start', 'web'));
     assert.ok(started, 'start <name> brings it online');
     const second = Number(started[1]);
@@ -315,6 +318,10 @@ describe('daemons through the CLI', () => {
     const third = Number(restarted[1]);
     assert.ok(third !== second && !alive(second), 'restart replaced the run');
     assert.deepEqual(daemonProcesses(w, 'web'), [third]);
+    // An ordinary script (not supervised) finds daemons by name through the supervisor of DAE_HOME.
+    const lookup = `import('${pathToFileURL(INDEX).href}').then(async ({ connectWith }) => { const c = await connectWith('web'); console.log(await c.call('pid')); await c.close(); })`;
+    const found = await new Promise<string>((resolve, reject) => execFile(process.execPath, ['-e', lookup], { env: { ...baseEnv, DAE_HOME: w.home } }, (error, stdout, stderr) => (error ? reject(new Error(stderr)) : resolve(stdout))));
+    assert.equal(found, `${third}\n`);
 
     // Failures: exit 1 and one line naming the code.
     await fails(w, 1, /^dae: ERR_NOT_INSTALLED: no daemon named "nobody" is installed\n$/, 'info', 'nobody');

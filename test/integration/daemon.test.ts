@@ -1,6 +1,7 @@
 // The Daemon over real loopback sockets: replies, order, built-ins, errors, limits, defences, auth, shutdown.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import { DaeError } from '../../src/index.js';
@@ -241,12 +242,18 @@ describe('limits', () => {
     first.end();
   });
 
-  test('options are checked with messages naming the option', () => {
-    assert.throws(() => new TestDaemon({ limits: { maxPacketBytes: -1 } }), /limits\.maxPacketBytes must be an integer >= 0, got -1/);
-    assert.throws(() => new TestDaemon({ limits: { nope: 1 } as never }), /limits\.nope is not a limit/);
-    assert.throws(() => new TestDaemon({ port: 70000 }), /port must be an integer from 0 to 65535, got 70000/);
-    assert.throws(() => new TestDaemon({ env: { DAE_TCP_PORT: 'x' } }), /DAE_TCP_PORT must be an integer/);
-    assert.throws(() => new TestDaemon({ token: 'short' }), /token must be a string of at least 16/);
+  test('options are checked with messages naming the option', async () => {
+    // Checked when the daemon is made, reported by start(): a runnable file says it in one line, not a stack.
+    await assert.rejects(new TestDaemon({ limits: { maxPacketBytes: -1 } }).start(), /limits\.maxPacketBytes must be an integer >= 0, got -1/);
+    await assert.rejects(new TestDaemon({ limits: { nope: 1 } as never }).start(), /limits\.nope is not a limit/);
+    await assert.rejects(new TestDaemon({ port: 70000 }).start(), /port must be an integer from 0 to 65535, got 70000/);
+    await assert.rejects(new TestDaemon({ env: { DAE_TCP_PORT: 'x' } }).start(), /DAE_TCP_PORT must be an integer/);
+    await assert.rejects(new TestDaemon({ token: 'short' }).start(), (error: DaeError) => error.code === 'ERR_BAD_OPTION' && /token must be a string of at least 16 characters, got 5/.test(error.message));
+    // The five-line daemon with a short token: one coded line on stderr and exit 1.
+    const index = new URL('../../src/index.js', import.meta.url).href;
+    const source = `const { Daemon, runDaemon } = await import('${index}'); class Kv extends Daemon { commands = {}; } await runDaemon(new Kv({ token: 'short' }));`;
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', source], { encoding: 'utf8' });
+    assert.deepEqual([run.status, run.stderr], [1, 'kv: ERR_BAD_OPTION: token must be a string of at least 16 characters, got 5\n']);
   });
 });
 

@@ -2,11 +2,12 @@
 import { after, afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { Client, Dae, DaeError, type StatusEvent } from '../../src/index.js';
 import { groupAlive, isAlive } from '../../src/supervisor/process.js';
 import { procStat } from '../helpers/cli.js';
+import { formatTable } from '../../src/cli/table.js';
 
 const procGroup = (pid: number): number | undefined => procStat(pid)?.pgrp;
 import { fixture, HEARTBEAT, removeHomes, SAMPLE_KV, startDae, untilStatus } from '../helpers/supervisor.js';
@@ -218,6 +219,45 @@ describe('ready, liveness and stop', () => {
     assert.match(event.reason!, /hung: 3 liveness pings unanswered/);
     await online;
     assert.equal(isAlive(entry.pid!), false);
+    // Back online, the cause of the restart stays in view: in lastExit, and in the table's reason column.
+    const [up] = dae.list();
+    assert.match(up!.lastExit!.reason!, /^hung: 3 liveness pings unanswered$/);
+    assert.match(formatTable([up!], false), /restarted: hung: 3 liveness pings unanswered/);
+  });
+
+  test('a new run starts from nothing: no cpu of the last run, no socket file of a killed one; restarts survive adoption', async () => {
+    const dae = await supervisor();
+    const entry = await dae.install('busy', fixture('echo'));
+    const client = await Client.connect({ port: entry.ports.tcp! });
+    // Busy until a sample has seen it busy (each burn is short enough for the liveness pings).
+    for (let round = 0; dae.list()[0]!.cpu <= 20; round++) {
+      assert.ok(round < 100, 'the sampler never saw the daemon busy');
+      await client.call('burn', 150);
+    }
+    client.destroy();
+    const socket = dae.list()[0]!.socket!;
+    assert.ok(existsSync(socket));
+    let cpuAtExit = -1;
+    const backoff = new Promise<void>((resolve) => dae.on('daemon-status', (event: StatusEvent) => {
+      if (event.to !== 'backoff') return;
+      cpuAtExit = dae.list()[0]!.cpu;
+      resolve();
+    }));
+    const online = untilStatus(dae, 'busy', 'online');
+    process.kill(entry.pid!, 'SIGKILL');
+    await backoff;
+    assert.equal(cpuAtExit, 0, 'the figures of the run that ended are gone');
+    await online;
+    assert.equal(existsSync(socket), false, 'the killed run\'s socket file was removed');
+    assert.equal(dae.list()[0]!.restarts, 1);
+    await dae.shutdown({ keepDaemons: true });
+    running.length = 0;
+    const second = new Dae({ home: dae.paths.root, config: dae.config });
+    const adopted = untilStatus(second, 'busy', 'online');
+    await second.start();
+    running.push(second);
+    await adopted;
+    assert.deepEqual([second.list()[0]!.adopted, second.list()[0]!.restarts], [true, 1], 'adoption keeps the count');
   });
 
   test('stop: SIGTERM first, SIGKILL after the timeout; nothing of the group survives', async () => {
