@@ -1,9 +1,10 @@
 // `dae logs -f`: print what is appended to a file, also across copy-and-truncate rotation.
-import { watch, openSync, readSync, fstatSync, closeSync } from 'node:fs';
+import { watch, readSync, fstatSync, closeSync } from 'node:fs';
+import { FLAGS, openPrivate } from '../supervisor/private.js';
 
 /** Follows `path` from its current end; returns a function that stops following. */
 export function follow(path: string, write: (chunk: string) => void): () => void {
-  const fd = openSync(path, 'r');
+  const fd = openPrivate(path, FLAGS.read);
   let position = fstatSync(fd).size;
   const drain = (): void => {
     const size = fstatSync(fd).size;

@@ -34,11 +34,15 @@ export class AuthThrottle {
     this.#options = { ...THROTTLE_DEFAULTS, ...options };
   }
 
-  /** The time (ms) at which an attempt made now by `peer` is checked; attempts of one peer queue one after another. */
-  slot(peer: string, now: number): number {
+  /**
+   * The time (ms) at which an attempt made now by `peer` is checked; attempts of one peer queue one after another. Null
+   * when that would be more than twice the longest delay away: the queue of one peer stays short, whatever it sends.
+   */
+  slot(peer: string, now: number): number | null {
     const record = this.#record(peer, now);
     if (record === null) return now;
     const at = Math.max(now, record.next);
+    if (at - now > 2 * this.#options.max) return null;
     record.next = at + this.#delay(record.failures);
     return at;
   }

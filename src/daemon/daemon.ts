@@ -367,7 +367,7 @@ export abstract class Daemon extends EventEmitter {
         // What follows `auth` on a connection (a pipelined `auth` then `list`) waits for its answer.
         barrier: true,
         run: async (guest: Guest, token: unknown) => {
-          if (await this.#gate.authenticate(token, guest.peer)) {
+          if (await this.#gate.authenticate(token, guest.peer, guest)) {
             guest.authenticate();
             return true;
           }

@@ -6,10 +6,33 @@ import { Admission, type Pool } from './admission.js';
 import { AuthThrottle } from './auth-throttle.js';
 import { peerKey } from './peers.js';
 import type { Limits } from '../protocol/limits.js';
+import { DaeError } from '../errors.js';
 
 /** A network connection of the supervisor or the LAN manager must `auth` this soon (ms), unless it holds a read-only
  * subscription (`events`) or proved itself otherwise (a daemon's ready report). */
 export const AUTH_DEADLINE_MS = 5000;
+
+/** What ends a token check's wait early: the connection it came on. */
+export interface Closable {
+  readonly closed: boolean;
+  once(event: 'close', listener: () => void): unknown;
+  off(event: 'close', listener: () => void): unknown;
+}
+
+// Waits `ms`; false when the connection closed first (no one is left to answer).
+function waitUnlessClosed(ms: number, connection: Closable | undefined): Promise<boolean> {
+  if (connection?.closed) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const done = (waited: boolean): void => {
+      clearTimeout(timer);
+      connection?.off('close', closed);
+      resolve(waited);
+    };
+    const closed = (): void => done(false);
+    const timer = setTimeout(() => done(true), ms);
+    connection?.once('close', closed);
+  });
+}
 
 export class Gate {
   readonly #admission: Admission;
@@ -32,6 +55,8 @@ export class Gate {
     const { remoteAddress, remotePort, localAddress, localPort } = socket;
     if (remoteAddress === undefined || remotePort === undefined || localAddress === undefined || localPort === undefined) return void socket.destroy();
     void peerKey({ address: remoteAddress, port: remotePort }, { address: localAddress, port: localPort }).then((peer) => {
+      // A peer that closed its socket before it was looked at is served nothing (and never counted as anyone's).
+      if (peer === null) return void socket.destroy();
       if (!socket.destroyed) this.#admit(socket, pool, peer, serve, refuse);
     });
   }
@@ -65,11 +90,15 @@ export class Gate {
     return this.#peers.get(socket) ?? null;
   }
 
-  /** Checks a token for `peer`; a peer that keeps failing waits longer and longer for each answer. */
-  async authenticate(token: unknown, peer: string | null): Promise<boolean> {
+  /**
+   * Checks a token for `peer`; a peer that keeps failing waits longer and longer for each answer. The wait ends with the
+   * connection (`closed`), and a peer with too many waiting already is refused at once: nothing piles up.
+   */
+  async authenticate(token: unknown, peer: string | null, connection?: Closable): Promise<boolean> {
     const key = peer ?? 'unix';
     const at = this.#throttle.slot(key, Date.now());
-    if (at > Date.now()) await new Promise((resolve) => setTimeout(resolve, at - Date.now()));
+    if (at === null) throw new DaeError('ERR_AUTH_FAILED', 'too many wrong tokens from this peer: try again later');
+    if (at > Date.now() && !(await waitUnlessClosed(at - Date.now(), connection))) return false;
     if (this.#checkToken(token)) {
       this.#throttle.succeeded(key);
       return true;

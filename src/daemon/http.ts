@@ -5,6 +5,7 @@ import { isValidName } from '../protocol/packet.js';
 import { LocalGuest } from './local-guest.js';
 import { isAllowedHost, isAllowedOrigin } from './origin.js';
 import type { DoorHost } from './door.js';
+import type { Closable } from './gate.js';
 
 const STATUS: Readonly<Record<string, number>> = {
   ERR_BAD_ARGS: 400,
@@ -53,6 +54,17 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer | null> {
     req.on('end', () => resolve(Buffer.concat(chunks, size)));
     req.on('error', reject);
   });
+}
+
+// The request's connection, as the token check sees it: its wait ends when the client goes.
+function closable(res: ServerResponse): Closable {
+  return {
+    get closed() {
+      return res.destroyed || res.writableEnded;
+    },
+    once: (event, listener) => res.once(event, listener),
+    off: (event, listener) => res.off(event, listener),
+  };
 }
 
 /** Serves the daemon's commands over HTTP on `server`. */
@@ -108,7 +120,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, host: DoorHost)
   const bearer = authorization?.startsWith('Bearer ') ? authorization.slice(7).trim() : undefined;
   const peer = host.gate.peerOf(req.socket);
   // Every check of a token goes through the gate: guesses of one peer slow down, over every door.
-  const authenticated = bearer !== undefined && (await host.gate.authenticate(bearer, peer));
+  const authenticated = bearer !== undefined && (await host.gate.authenticate(bearer, peer, closable(res)));
   if (host.commands.get(name)!.protected && bearer !== undefined && !authenticated) {
     return fail(res, { code: 'ERR_AUTH_FAILED', message: 'wrong token' });
   }

@@ -51,8 +51,8 @@ export function procAddress({ address, port }: Address, table: 'tcp' | 'tcp6'): 
  * text: one pass over the lines, slicing only the two address columns of each; the rest of a line is read only when it
  * is wanted.
  */
-export function socketOwners(text: string, wanted: ReadonlySet<string>): Map<string, number> {
-  const found = new Map<string, number>();
+export function socketOwners(text: string, wanted: ReadonlySet<string>): Map<string, number | 'closed'> {
+  const found = new Map<string, number | 'closed'>();
   let start = text.indexOf('\n') + 1; // the header
   while (start > 0 && start < text.length && found.size < wanted.size) {
     const end = text.indexOf('\n', start);
@@ -63,9 +63,12 @@ export function socketOwners(text: string, wanted: ReadonlySet<string>): Map<str
     if (local > 1 && after !== -1 && after < stop) {
       const key = text.slice(local, after);
       if (wanted.has(key)) {
-        // st, queues, timer, retransmits, uid
-        const uid = Number(text.slice(after, stop).trim().split(/\s+/)[4]);
-        if (Number.isInteger(uid)) found.set(key, uid);
+        // st, queues, timer, retransmits, uid, timeout, inode. A socket whose process closed it has no inode left, and
+        // the kernel shows uid 0 for it: that is nobody's connection, never root's.
+        const columns = text.slice(after, stop).trim().split(/\s+/);
+        const uid = Number(columns[4]);
+        if (columns[6] === '0') found.set(key, 'closed');
+        else if (Number.isInteger(uid)) found.set(key, uid);
       }
     }
     start = end + 1;
@@ -73,16 +76,24 @@ export function socketOwners(text: string, wanted: ReadonlySet<string>): Map<str
   return found;
 }
 
+// An IPv4 peer of a dual-stack listener shows as ::ffff:127.0.0.1; its own socket is an IPv4 one, in /proc/net/tcp.
+function unmapped(address: string): string {
+  return address.startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : address;
+}
+
 /** The key under which a table lists the socket whose local end is `peer` and remote end is `local`. */
 export function socketKey(peer: Address, local: Address, table: 'tcp' | 'tcp6'): string | null {
-  if (table === 'tcp' && (!isIPv4(peer.address) || !isIPv4(local.address))) return null;
+  if (table === 'tcp') {
+    const [from, to] = [unmapped(peer.address), unmapped(local.address)];
+    return isIPv4(from) && isIPv4(to) ? `${procAddress({ address: from, port: peer.port }, 'tcp')} ${procAddress({ address: to, port: local.port }, 'tcp')}` : null;
+  }
   return `${procAddress(peer, table)} ${procAddress(local, table)}`;
 }
 
 interface Lookup {
   keys: Array<string | null>;
   peer: Address;
-  resolve(key: string): void;
+  resolve(key: string | null): void;
 }
 
 let waiting: Lookup[] = [];
@@ -100,20 +111,20 @@ async function flush(): Promise<void> {
       if (keys[0]) wanted.tcp.add(keys[0]);
       if (keys[1]) wanted.tcp6.add(keys[1]);
     }
-    const read = (path: string, keys: Set<string>): Promise<Map<string, number>> =>
+    const read = (path: string, keys: Set<string>): Promise<Map<string, number | 'closed'>> =>
       keys.size === 0 ? Promise.resolve(new Map()) : readFile(path, 'latin1').then((text) => socketOwners(text, keys), () => new Map());
     const [tcp, tcp6] = await Promise.all([read('/proc/net/tcp', wanted.tcp), read('/proc/net/tcp6', wanted.tcp6)]);
     for (const { keys, peer, resolve } of batch) {
       const uid = (keys[0] ? tcp.get(keys[0]) : undefined) ?? (keys[1] ? tcp6.get(keys[1]) : undefined);
-      // Not found: the connection closed meanwhile, or the table is hidden; the address stands in.
-      resolve(uid === undefined ? `address ${peer.address}` : `uid ${uid}`);
+      // Closed by its process already: nothing to serve. Not found (a table hidden from us): the address stands in.
+      resolve(uid === 'closed' ? null : uid === undefined ? `address ${peer.address}` : `uid ${uid}`);
     }
   }
   reading = false;
 }
 
-/** The peer's key: `uid <n>` for a loopback peer, `address <ip>` for any other. */
-export function peerKey(peer: Address, local: Address): Promise<string> {
+/** The peer's key: `uid <n>` for a loopback peer, `address <ip>` for any other; null when its socket is closed already. */
+export function peerKey(peer: Address, local: Address): Promise<string | null> {
   if (!isLoopback(peer.address)) return Promise.resolve(`address ${peer.address}`);
   return new Promise((resolve) => {
     waiting.push({ keys: [socketKey(peer, local, 'tcp'), socketKey(peer, local, 'tcp6')], peer, resolve });

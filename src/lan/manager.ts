@@ -1,6 +1,6 @@
 // `LanManager`: the registry of needs and services for a LAN. Machine managers register, follow the needs, claim
 // them, and report what they run; the LAN manager checks every report itself before a need counts as satisfied.
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { Daemon } from '../daemon/daemon.js';
 import type { Guest } from '../daemon/session.js';
@@ -136,7 +136,7 @@ export class LanManager extends Daemon {
   readonly #sessions = new Map<Guest, MachineSession>();
   /** Which connection speaks for a machine id on this LAN manager now. */
   readonly #byMachine = new Map<string, Guest>();
-  /** The process mark of a machine whose connection here closed lately: a new process of it may take over. */
+  /** The registration of a machine whose connection here closed: a new process may take over while it is still that one. */
   readonly #leftHere = new Map<string, string | undefined>();
   /** Second processes refused for a machine id (cloned homes), as `machines` shows them. */
   readonly #clones = new Map<string, { address: string; remote: string; at: string; holder: string }>();
@@ -274,6 +274,8 @@ export class LanManager extends Daemon {
     try {
       await this.#checkMachineKey(record.id, key);
       await this.#checkOneProcess(guest, record);
+      record.session = randomBytes(8).toString('hex');
+      this.#leftHere.delete(record.id);
       lease = await this.registry.registerMachine(record, this.#options.machineTtl);
     } finally {
       this.#registering.delete(guest);
@@ -326,7 +328,9 @@ export class LanManager extends Daemon {
       this.#clones.delete(record.id);
       return;
     }
-    if (old === undefined && this.#leftHere.has(record.id) && this.#leftHere.get(record.id) === current.nonce) return;
+    // The holder's connection closed here and its registration is still that one (not renewed through another LAN manager
+    // since): the holder is gone or restarting; this process takes over.
+    if (old === undefined && current.session !== undefined && this.#leftHere.get(record.id) === current.session) return;
     const host = (remote: string): string => remote.replace(/:\d+$/, '');
     const holder = `${current.address}${old ? ` (connection from ${host(old.remote)})` : ''}`;
     const remote = host(guest.remote);
@@ -359,7 +363,7 @@ export class LanManager extends Daemon {
     this.#sessions.delete(guest);
     if (this.#byMachine.get(session.record.id) !== guest) return;
     this.#byMachine.delete(session.record.id);
-    this.#leftHere.set(session.record.id, session.record.nonce);
+    this.#leftHere.set(session.record.id, session.record.session);
     if (this.#stopping) return;
     const timer = setTimeout(() => {
       this.#graceTimers.delete(timer);

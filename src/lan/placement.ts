@@ -57,15 +57,17 @@ const REFUSED_FAMILIES = [
 const REFUSED_NAMES = new Set([
   'ENV', 'SHELLOPTS', 'BASHOPTS', 'PS4', 'PROMPT_COMMAND', 'IFS', 'CDPATH', 'ZDOTDIR', 'PATH', 'HOME', 'TMPDIR', 'TZDIR',
   'GETCONF_DIR', 'HOSTALIASES', 'LOCALDOMAIN', 'LOCPATH', 'NIS_PATH', 'NLSPATH', 'RESOLV_HOST_CONF', 'RES_OPTIONS',
-  'CLASSPATH', 'CURL_CA_BUNDLE', 'REQUESTS_CA_BUNDLE', 'EDITOR', 'VISUAL', 'PAGER', 'BROWSER', 'SHELL',
+  'CLASSPATH', 'CURL_CA_BUNDLE', 'REQUESTS_CA_BUNDLE', 'AWS_CA_BUNDLE', 'EDITOR', 'VISUAL', 'PAGER', 'BROWSER', 'SHELL',
 ]);
+// Proxies redirect what the program fetches (code included) through someone else's host.
+const REFUSED_SUFFIXES = ['_PROXY'];
 const ALLOWED_IN_FAMILY = new Set(['NODE_ENV']);
 
 /** True when a need may not set `name` (it could make the program load code from outside allowedscripts). */
 export function isRefusedVariable(name: string): boolean {
   const upper = name.toUpperCase();
   if (ALLOWED_IN_FAMILY.has(upper)) return false;
-  return REFUSED_NAMES.has(upper) || REFUSED_FAMILIES.some((prefix) => upper.startsWith(prefix));
+  return REFUSED_NAMES.has(upper) || REFUSED_FAMILIES.some((prefix) => upper.startsWith(prefix)) || REFUSED_SUFFIXES.some((suffix) => upper.endsWith(suffix));
 }
 
 /** The first variable of `env` that would load other code than the script, or null. */

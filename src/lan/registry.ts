@@ -14,6 +14,8 @@ export interface MachineRecord {
   allowedscripts: string[];
   /** The registering process's own mark: one live process per machine id (a second one is a cloned home). */
   nonce?: string;
+  /** Which registration this is (new at each `register`): tells a registration that ended from one made since. */
+  session?: string;
 }
 
 /** A machine's registration: kept alive by `keepAlive`, lost (with its services) when it lapses or is revoked. */

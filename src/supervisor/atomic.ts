@@ -21,14 +21,15 @@ export async function writeFileAtomic(path: string, text: string, mode = 0o600):
   // A new file, never through a link (a leftover of the same name is removed at start).
   const handle = await open(temporary, FLAGS.create, mode);
   try {
-    await handle.writeFile(text);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
+    try {
+      await handle.writeFile(text);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await rename(temporary, path);
   } catch (error) {
+    // A full disk fails the write: nothing of it stays behind (a retry every second would pile them up).
     await unlink(temporary).catch(() => undefined);
     throw error;
   }

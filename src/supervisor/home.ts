@@ -4,8 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DaeError } from '../errors.js';
-import { isAlive } from './process.js';
-import { FLAGS, openPrivate, privateDir, readPrivate } from './private.js';
+import { isAlive, isStopped } from './process.js';
+import { checkAncestors, FLAGS, openPrivate, privateDir, readPrivate } from './private.js';
 import { Client } from '../client/client.js';
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -49,6 +49,7 @@ export function homePaths(root = process.env.DAE_HOME || join(homedir(), '.dae')
  * modes are tightened (`log` says so).
  */
 export function prepareHome(paths: HomePaths, log: (line: string) => void = () => undefined): void {
+  checkAncestors(paths.root);
   for (const dir of [paths.root, paths.logs, paths.run]) if (privateDir(dir)) log(`${dir} was open to others: mode set to 0700`);
 }
 
@@ -155,6 +156,8 @@ export async function supervisorOn(paths: HomePaths): Promise<{ pid: number; por
 async function isHeld(paths: HomePaths, holder: number): Promise<boolean> {
   if (!isAlive(holder)) return false;
   if (holder === process.pid) return heldHere.has(paths.lock);
+  // A frozen supervisor cannot answer, but it holds the home: its lock is never broken under it.
+  if (isStopped(holder)) return true;
   let age = 0;
   try {
     age = Date.now() - statSync(paths.lock).mtimeMs;

@@ -38,18 +38,26 @@ export function rotateIfLarge(path: string, maxBytes: number, files: number): bo
   }
   if (size <= maxBytes) return false;
   const fd = openPrivate(path, FLAGS.append);
+  let kept: unknown = null;
   try {
     if (files > 1) {
       removeIfPresent(`${path}.${files - 1}`);
       // rename() moves the entry itself, links included: nothing is followed.
       for (let i = files - 2; i >= 1; i--) renameIfPresent(`${path}.${i}`, `${path}.${i + 1}`);
-      // The source is the file just opened without following links; the copy never replaces an existing entry.
-      copyFileSync(`/proc/self/fd/${fd}`, `${path}.1`, constants.COPYFILE_EXCL);
+      try {
+        // The source is the file just opened without following links; the copy never replaces an existing entry.
+        copyFileSync(`/proc/self/fd/${fd}`, `${path}.1`, constants.COPYFILE_EXCL);
+      } catch (error) {
+        // A full disk: no room for the copy. The log is truncated all the same, or the disk would never have room again.
+        kept = error;
+        removeIfPresent(`${path}.1`);
+      }
     }
     ftruncateSync(fd, 0);
   } finally {
     closeSync(fd);
   }
+  if (kept !== null) throw new Error(`no room to keep a copy (${(kept as Error).message}): truncated without one`);
   return true;
 }
 

@@ -1,6 +1,6 @@
 // The home's files and folders: owned by this user, private, and never reached through a symbolic link.
-import { chmodSync, closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readSync, writeSync, type Stats } from 'node:fs';
-import { dirname } from 'node:path';
+import { chmodSync, closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readSync, realpathSync, writeSync, type Stats } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { DaeError } from '../errors.js';
 
 const { O_RDONLY, O_WRONLY, O_CREAT, O_APPEND, O_TRUNC, O_EXCL, O_NOFOLLOW } = constants;
@@ -43,12 +43,41 @@ export function privateDir(path: string): boolean {
   if (stats.isSymbolicLink()) throw unsafe(path, 'is a symbolic link');
   if (!stats.isDirectory()) throw unsafe(path, 'is not a directory');
   owned(path, stats);
-  const parent = lstatSync(dirname(path));
-  // Others who may write the parent (without the sticky bit) may rename ours away and put theirs in its place.
-  if ((parent.mode & 0o022) !== 0 && (parent.mode & 0o1000) === 0) throw unsafe(path, `lies in ${dirname(path)}, which others may write`);
   if ((stats.mode & 0o077) === 0) return false;
   chmodSync(path, 0o700);
   return true;
+}
+
+/**
+ * Checks every folder above `path`, as written and as resolved: each must be root's or this user's, and none may be
+ * writable by others without the sticky bit; otherwise its owner could move the home away and put another (or a link
+ * to another home of ours) in its place.
+ */
+export function checkAncestors(path: string): void {
+  const chain = (from: string): string[] => {
+    const dirs: string[] = [];
+    for (let dir = dirname(from); ; dir = dirname(dir)) {
+      dirs.push(dir);
+      if (dirname(dir) === dir) return dirs;
+    }
+  };
+  const absolute = resolve(path);
+  let real: string;
+  try {
+    real = join(realpathSync(dirname(absolute)), basename(absolute));
+  } catch {
+    real = absolute;
+  }
+  for (const dir of new Set([...chain(absolute), ...chain(real)])) {
+    let stats: Stats;
+    try {
+      stats = lstatSync(dir);
+    } catch {
+      continue; // not made yet: mkdir makes it ours
+    }
+    if (stats.uid !== 0 && stats.uid !== uid()) throw unsafe(path, `lies under ${dir}, owned by uid ${stats.uid}, who could replace it`);
+    if (stats.isDirectory() && (stats.mode & 0o022) !== 0 && (stats.mode & 0o1000) === 0) throw unsafe(path, `lies under ${dir}, which others may write`);
+  }
 }
 
 /** A private file's content and whether others could have read it; null when it does not exist. */
@@ -102,6 +131,7 @@ export function appendPrivate(path: string, text: string): void {
  * folder of this user's, never a link (which could lead the CLI to another home); anything else is ERR_UNSAFE_FILE.
  */
 export function socketPresent(path: string): boolean {
+  checkAncestors(dirname(path));
   let dir: Stats;
   try {
     dir = lstatSync(dirname(path));

@@ -49,6 +49,17 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/** True when `pid` is stopped (SIGSTOP, a debugger): alive, but it cannot answer. */
+export function isStopped(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const state = stat[stat.lastIndexOf(')') + 2];
+    return state === 'T' || state === 't';
+  } catch {
+    return false;
+  }
+}
+
 /** True when anything still runs in the process group (zombies do not count). */
 export function groupAlive(pgid: number): boolean {
   if (!killGroup(pgid, 0)) return false;

@@ -4,7 +4,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { closeSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { writeFileAtomic } from '../../src/supervisor/atomic.js';
+import { rotateIfLarge } from '../../src/supervisor/logs.js';
 import { join } from 'node:path';
 import { Dae, type DaeError } from '../../src/index.js';
 import { requireRoot } from '../helpers/attacker.js';
@@ -86,4 +88,16 @@ test('on a full disk every command changes nothing, nothing is spawned unrecorde
   assert.equal(runsOf('kv').length, 1);
   assert.deepEqual(inMemory(dae), onDisk());
   assert.deepEqual(inMemory(dae), [['kv', false], ['off', true]]);
+});
+
+test('on a full disk a failed state write leaves no temporary file, and a log over its size is truncated even without room for a copy', async () => {
+  const log = join(home, 'logs', 'big.out.log');
+  writeFileSync(log, 'x'.repeat(200 * 1024));
+  fillDisk();
+  for (let i = 0; i < 3; i++) await assert.rejects(writeFileAtomic(join(home, 'probe.json'), 'y'.repeat(64 * 1024)), /ENOSPC/);
+  assert.deepEqual(readdirSync(home).filter((name) => name.endsWith('.tmp')), [], 'no temporary file is left');
+  assert.throws(() => rotateIfLarge(log, 64 * 1024, 3), /no room to keep a copy .*: truncated without one/);
+  assert.equal(readFileSync(log).length, 0, 'the log was truncated: the disk has room again');
+  assert.equal(existsSync(`${log}.1`), false);
+  rmSync(filler);
 });

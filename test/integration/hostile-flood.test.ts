@@ -59,19 +59,39 @@ async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number 
   return { value, ms: Math.round(performance.now() - started) };
 }
 
-test('1,100 idle connections of another uid to a daemon: that uid holds exactly its share, others still get in', async () => {
-  const daemon = new TestDaemon();
+for (const host of ['127.0.0.1', '::']) {
+  test(`1,100 idle connections of another uid to a daemon on ${host}: that uid holds exactly its share, others still get in`, async () => {
+    const daemon = new TestDaemon({ host });
+    cleanups.push(() => daemon.stop());
+    await daemon.start();
+    const flood = attack('flood', '127.0.0.1', String(daemon.port), '1100');
+    const opened = await flood.next((report) => report.phase === 'opened');
+    assert.equal(opened.opened, 1100, 'the kernel accepted every connection; the daemon then refused the excess');
+    const held = await flood.next((report) => report.phase === 'closed' && report.closed === 1100 - PER_PEER);
+    assert.equal(held.held, PER_PEER, 'the attacker keeps exactly its share (on a dual-stack listener too: its peers are ::ffff:127.x)');
+    const client = await Client.connect({ port: daemon.port });
+    assert.equal(await client.call('echo', 'in'), 'in');
+    client.destroy();
+    flood.stop();
+  });
+}
+
+test('connections the attacker closes at once (the kernel shows them as uid 0) never count as the owner\'s', async () => {
+  const token = 'the-owner-token-0123456789abcdef';
+  const daemon = new TestDaemon({ token, limits: { authTimeout: 5000 } });
   cleanups.push(() => daemon.stop());
   await daemon.start();
-  const flood = attack('flood', '127.0.0.1', String(daemon.port), '1100');
-  const opened = await flood.next((report) => report.phase === 'opened');
-  assert.equal(opened.opened, 1100, 'the kernel accepted every connection; the daemon then refused the excess');
-  const held = await flood.next((report) => report.phase === 'closed' && report.closed === 1100 - PER_PEER);
-  assert.equal(held.held, PER_PEER, 'the attacker keeps exactly its share');
-  const client = await Client.connect({ port: daemon.port });
-  assert.equal(await client.call('echo', 'in'), 'in');
-  client.destroy();
-  flood.stop();
+  for (let round = 0; round < 3; round++) await attack('orphans', '127.0.0.1', String(daemon.port), '300').next((report) => report.phase === 'done');
+  const owner = await timed(async () => {
+    const client = await Client.connect({ port: daemon.port });
+    try {
+      return await client.call('auth', token);
+    } finally {
+      client.destroy();
+    }
+  });
+  assert.equal(owner.value, true);
+  assert.ok(owner.ms < 500, `the owner waited ${owner.ms} ms: the attacker's closed sockets counted as root's`);
 });
 
 test('1,100 idle connections of another uid to the supervisor: list, restart and a killed daemon\'s ready report go through; the deadline closes them', async (t: TestContext) => {

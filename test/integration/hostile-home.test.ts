@@ -46,6 +46,17 @@ describe('a home another user made or reached', () => {
     await assert.rejects(start(join(parent, 'home')), unsafe(/which others may write/));
   });
 
+  test('a home under a folder the attacker owns (even read-only to others), or under a link of theirs, is refused', async () => {
+    const parent = tempHome();
+    chmodSync(parent, 0o1777);
+    const theirs = join(parent, 'theirs');
+    assert.equal(asAttacker('mkdir', '-m', '755', theirs).code, 0);
+    await assert.rejects(start(join(theirs, 'home')), unsafe(new RegExp(`lies under ${theirs}, owned by uid ${ATTACKER_UID}, who could replace it`)));
+    const link = join(parent, 'link');
+    assert.equal(asAttacker('ln', '-s', tempHome(), link).code, 0);
+    await assert.rejects(start(join(link, 'home')), unsafe(new RegExp(`lies under ${link}, owned by uid ${ATTACKER_UID}`)));
+  });
+
   test('our own home left open: folders are tightened, a folder the attacker planted in it is refused', async () => {
     const home = tempHome();
     chmodSync(home, 0o777);

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import type { EtcdRegistry } from '../../src/lan/etcd.js';
 import type { Service } from '../../src/index.js';
 import { startEtcd, startEtcdCluster, type EtcdCluster, type EtcdMember } from '../helpers/etcd.js';
-import { ADDRESSES, KV, startClone, startRig, type Rig } from '../helpers/lan.js';
+import { ADDRESSES, KV, startClone, startRig, TOKEN, type Rig } from '../helpers/lan.js';
+import { Client, type DaeError } from '../../src/index.js';
 import { lanScenarios } from '../helpers/lan-scenarios.js';
 import { removeHomes } from '../helpers/supervisor.js';
 
@@ -103,6 +104,28 @@ describe('the LAN on etcd: what etcd adds', () => {
       assert.deepEqual((await rig.services()).map((service) => service.machine.address), [ADDRESSES[0], ADDRESSES[0]]);
     } finally {
       await clone.stop();
+    }
+  });
+
+  test('a machine that moved to the other LAN manager is still its id\'s live holder: a copy asking the first is refused', async () => {
+    rig = await startRig(await etcdRig(() => [member.endpoint], 2)());
+    const door = (index: number): string => `ws://127.0.0.1:${rig!.managers[index]!.identity().ports.ws}`;
+    const register = async (index: number, nonce: string): Promise<Client> => {
+      const client = await Client.connect({ url: door(index) });
+      await client.call('auth', TOKEN);
+      await client.call('register', { id: 'moved', key: 'k'.repeat(32), address: '127.0.0.7', allowedscripts: [], nonce, running: [] });
+      return client;
+    };
+    // The machine's process: on manager 0, its connection drops, and it registers again on manager 1 at once.
+    const first = await register(0, 'a1a1a1a1a1a1');
+    first.destroy();
+    const moved = await register(1, 'a1a1a1a1a1a1');
+    try {
+      // A copy of its home (another process mark) asks manager 0, where the machine's connection closed lately.
+      await assert.rejects(register(0, 'b2b2b2b2b2b2'), (error: DaeError) => error.code === 'ERR_MACHINE_CLONED');
+      assert.deepEqual((await rig.registry().listMachines()).map((machine) => machine.nonce), ['a1a1a1a1a1a1']);
+    } finally {
+      moved.destroy();
     }
   });
 

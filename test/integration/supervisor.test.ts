@@ -454,6 +454,19 @@ describe('security and files', () => {
     await b.stop();
     writeFileSync(`${home}/dae.lock`, '1\n');
     await assert.rejects(new Dae({ home, config: { port: 0 } }).start(), (error: DaeError) => error.code === 'ERR_ALREADY_RUNNING');
+    // An old lock of a frozen process (SIGSTOP): it cannot answer, but it is alive; its lock is never broken.
+    const { spawn } = await import('node:child_process');
+    const frozen = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    await once(frozen, 'spawn');
+    process.kill(frozen.pid!, 'SIGSTOP');
+    try {
+      writeFileSync(`${home}/dae.lock`, `${frozen.pid}\n`);
+      utimesSync(`${home}/dae.lock`, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+      await assert.rejects(new Dae({ home, config: { port: 0 } }).start(), (error: DaeError) => error.code === 'ERR_ALREADY_RUNNING' && error.message.includes(`pid ${frozen.pid}`));
+      assert.equal(readFileSync(`${home}/dae.lock`, 'utf8'), `${frozen.pid}\n`, 'the lock is still the frozen one\'s');
+    } finally {
+      frozen.kill('SIGKILL');
+    }
     const { rmSync } = await import('node:fs');
     rmSync(home, { recursive: true, force: true });
   });

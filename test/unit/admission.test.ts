@@ -51,6 +51,12 @@ test('the uid of a peer is the owner of the socket whose local end is the peer',
   const gone = socketKey({ address: '127.0.0.1', port: 0xd432 }, server, 'tcp')!;
   assert.equal(attacker, '0100007F:D431 0100007F:5BA0');
   assert.deepEqual(socketOwners(table, new Set([attacker, gone])), new Map([[attacker, 65534]]));
+  // A socket its process closed (no inode) shows uid 0 in the table: it is nobody's, never root's.
+  const closed = '   3: 0100007F:D433 0100007F:5BA0 06 00000000:00000000 03:00000F2C 00000000     0        0 0 3 0000000000000000\n';
+  const orphan = socketKey({ address: '127.0.0.1', port: 0xd433 }, server, 'tcp')!;
+  assert.deepEqual(socketOwners(table + closed, new Set([orphan])), new Map([[orphan, 'closed']]));
+  // A dual-stack listener sees ::ffff:127.0.0.1; the peer's own socket is an IPv4 one.
+  assert.equal(socketKey({ address: '::ffff:127.0.0.1', port: 0xd431 }, { address: '::ffff:127.0.0.1', port: 0x5ba0 }, 'tcp'), attacker);
   assert.equal(socketKey({ address: '::1', port: 0xd431 }, server, 'tcp'), null, 'an IPv6 peer is not in the IPv4 table');
   assert.deepEqual(socketOwners('', new Set([attacker])), new Map());
 });
@@ -59,7 +65,7 @@ test('token failures: three free, then a delay doubling to the cap; attempts of 
   const throttle = new AuthThrottle({ free: 3, base: 100, max: 800, forget: 60_000 });
   let now = 0;
   const attempt = (peer: string): number => {
-    const at = throttle.slot(peer, now);
+    const at = throttle.slot(peer, now)!;
     now = at;
     throttle.failed(peer, now);
     return at;
@@ -67,10 +73,11 @@ test('token failures: three free, then a delay doubling to the cap; attempts of 
   const times = Array.from({ length: 7 }, () => attempt('uid 65534'));
   assert.deepEqual(times, [0, 0, 0, 100, 300, 700, 1500]);
   assert.equal(throttle.slot('uid 0', now), now, 'another peer is never slowed');
-  // Two attempts at once queue one after the other.
-  const first = throttle.slot('uid 65534', now);
-  const second = throttle.slot('uid 65534', now);
-  assert.equal(second - first, 800);
+  // Attempts at once queue one after the other, up to twice the longest delay ahead; past that, refused at once.
+  const first = throttle.slot('uid 65534', now)!;
+  const second = throttle.slot('uid 65534', now)!;
+  assert.deepEqual([first - now, second - now], [800, 1600]);
+  assert.equal(throttle.slot('uid 65534', now), null, 'the queue of one peer stays short');
   throttle.succeeded('uid 65534');
   assert.equal(throttle.slot('uid 65534', now), now, 'a success starts the peer afresh');
   throttle.failed('address 10.0.0.9', 0);

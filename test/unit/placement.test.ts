@@ -48,7 +48,7 @@ test('variables that make a program or its loader read code or config from elsew
     'LD_LIBRARY_PATH', 'LD_AUDIT', 'BASH_ENV', 'ENV', 'BASH_FUNC_x%%', 'SHELLOPTS', 'PS4', 'PYTHONPATH', 'PYTHONSTARTUP', 'PYTHONHOME',
     'PERL5LIB', 'PERL5OPT', 'PERLLIB', 'RUBYOPT', 'RUBYLIB', 'JAVA_TOOL_OPTIONS', '_JAVA_OPTIONS', 'GIT_SSH_COMMAND', 'NPM_CONFIG_PREFIX',
     'npm_config_script_shell', 'ICU_DATA', 'SSL_CERT_FILE', 'LOCPATH', 'NLSPATH', 'HOSTALIASES', 'MALLOC_TRACE', 'PATH', 'HOME', 'TMPDIR',
-    'XDG_CONFIG_HOME', 'CLASSPATH', 'ZDOTDIR',
+    'XDG_CONFIG_HOME', 'CLASSPATH', 'ZDOTDIR', 'HTTPS_PROXY', 'http_proxy', 'ALL_PROXY', 'AWS_CA_BUNDLE',
   ];
   for (const name of refused) assert.equal(isRefusedVariable(name), true, name);
   for (const name of ['NODE_ENV', 'GREETING', 'PORT', 'LANG', 'LC_ALL', 'TZ', 'REDIS_URL', 'DEBUG', 'HEARTBEAT_INTERVAL']) assert.equal(isRefusedVariable(name), false, name);
