@@ -6,7 +6,8 @@ export class Kv extends Daemon {
   override name = 'kv';
   readonly #data = new Map<string, unknown>();
   commands = {
-    all: () => Object.fromEntries(this.#data),
+    // Answered as `memory [{…}]`, as the original sample did: its clients work unchanged.
+    all: { reply: 'memory', run: () => Object.fromEntries(this.#data) },
     get: (key: string) => this.#data.get(key) ?? null,
     set: (key: string, value: unknown) => void this.#data.set(String(key), value),
     reset: () => void this.#data.clear(),

@@ -1,7 +1,7 @@
 // The client's seam to the wire: a transport delivers whole packet lines and takes whole packets.
 import { connect as netConnect, type Socket } from 'node:net';
 import { DaeError } from '../errors.js';
-import { Framer } from '../protocol/framer.js';
+import { Framer, SETTLE_MS } from '../protocol/framer.js';
 
 export interface Transport {
   /** Writes one formatted packet (with its newline). */
@@ -44,10 +44,16 @@ export function openStream(target: StreamTarget, handlers: TransportHandlers): P
           socket.destroy();
         },
       },
-      { maxPacketBytes: target.maxPacketBytes, legacy: false },
+      // An original dae daemon never ends its replies with a newline: read them by their structure, as the daemons do.
+      { maxPacketBytes: target.maxPacketBytes },
     );
     let closeError: DaeError | undefined;
-    socket.on('data', (chunk: Buffer) => framer.push(chunk));
+    let settle: NodeJS.Timeout | null = null;
+    socket.on('data', (chunk: Buffer) => {
+      framer.push(chunk);
+      if (settle) clearTimeout(settle);
+      settle = framer.unsettled ? setTimeout(() => framer.settle(), SETTLE_MS) : null;
+    });
     socket.on('end', () => framer.end());
     socket.on('error', (error: NodeJS.ErrnoException) => {
       closeError ??= new DaeError(open ? 'ERR_CONNECTION_CLOSED' : 'ERR_CONNECTION_FAILED', `${where}: ${error.code ?? error.message}`, { cause: error });
@@ -58,6 +64,7 @@ export function openStream(target: StreamTarget, handlers: TransportHandlers): P
     });
     socket.on('close', () => {
       clearTimeout(timer);
+      if (settle) clearTimeout(settle);
       if (open) handlers.close(closeError);
     });
     socket.once('connect', () => {

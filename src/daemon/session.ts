@@ -100,6 +100,7 @@ export class Session extends EventEmitter implements Guest {
   #idleTimer: NodeJS.Timeout | null = null;
   #killTimer: NodeJS.Timeout | null = null;
   #authTimer: NodeJS.Timeout | null = null;
+  #legacy = false;
 
   constructor(host: SessionHost, endpoint: Endpoint, options: { authenticated?: boolean } = {}) {
     super();
@@ -204,7 +205,8 @@ export class Session extends EventEmitter implements Guest {
     this.#collect();
     this.#slots = [];
     this.#slotHead = 0;
-    this.#out += errorPacket(error);
+    // An original dae client turns every packet into an event: an `error` one would crash it. It gets the close only.
+    if (!this.#legacy) this.#out += errorPacket(error);
     this.#flush();
     this.#endpoint.end();
     this.#killTimer = setTimeout(() => this.#endpoint.destroy(), FATAL_CLOSE_MS);
@@ -219,7 +221,8 @@ export class Session extends EventEmitter implements Guest {
     this.#backlogHead = 0;
     this.#inputDone = true;
     for (const line of waiting) {
-      if (parsePacket(line).kind !== 'empty') this.#reply(errorPacket({ code: 'ERR_SHUTTING_DOWN', message: 'the daemon is stopping' }));
+      const parsed = parsePacket(line);
+      if (parsed.kind !== 'empty') this.#reply(this.#errorReply({ code: 'ERR_SHUTTING_DOWN', message: 'the daemon is stopping' }, 'name' in parsed ? parsed.name : undefined));
     }
     this.#endWhenIdle = true;
     this.#queueFlush();
@@ -280,14 +283,14 @@ export class Session extends EventEmitter implements Guest {
   #handle(line: string): void {
     const parsed = parsePacket(line);
     if (parsed.kind === 'empty') return;
-    if (parsed.kind === 'error') return this.#reply(errorPacket(parsed.error));
+    if (parsed.kind === 'error') return this.#reply(this.#errorReply(parsed.error, parsed.name));
     const resolved = resolveCommand(this.#host.commands, parsed.name, parsed.args, this.#authenticated);
-    if (!('run' in resolved)) return this.#reply(errorPacket(resolved));
+    if (!('run' in resolved)) return this.#reply(this.#errorReply(resolved, parsed.name));
     let result: unknown;
     try {
       result = this.#host.run(resolved, parsed.args, this);
     } catch (error) {
-      return this.#reply(errorPacket(toWireError(error)));
+      return this.#reply(this.#errorReply(toWireError(error), resolved.name));
     }
     if (!isThenable(result)) return this.#reply(reply(resolved, result));
     const slot: Slot = { text: null };
@@ -296,8 +299,23 @@ export class Session extends EventEmitter implements Guest {
     if (resolved.barrier) this.#barriers++;
     result.then(
       (value) => this.#settle(slot, reply(resolved, value), resolved.barrier),
-      (error: unknown) => this.#settle(slot, errorPacket(toWireError(error)), resolved.barrier),
+      (error: unknown) => this.#settle(slot, this.#errorReply(toWireError(error), resolved.name), resolved.barrier),
     );
+  }
+
+  /**
+   * The error reply: `error [{code, message}]`; to an original dae client (it would crash on an `error` event), the
+   * command's own reply with `null` and the error as a second argument, or nothing when the packet has no name.
+   */
+  #errorReply(error: WireError, name: string | undefined): string {
+    if (!this.#legacy) return errorPacket(error);
+    if (name === undefined) return '';
+    return formatPacket(this.#host.commands.get(name)?.reply ?? name, [null, error]);
+  }
+
+  /** The peer is an original dae client (its framer saw unterminated packets): errors never reach it as `error`. */
+  speaksLegacy(): void {
+    this.#legacy = true;
   }
 
   #reply(text: string): void {

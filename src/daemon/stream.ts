@@ -1,6 +1,6 @@
 // The stream doors (TCP and unix socket): a net.Server whose sockets feed sessions through the framer.
 import type { Server, Socket } from 'node:net';
-import { Framer } from '../protocol/framer.js';
+import { Framer, SETTLE_MS } from '../protocol/framer.js';
 import { formatPacket } from '../protocol/packet.js';
 import type { DoorHost } from './door.js';
 import { Session, type Endpoint } from './session.js';
@@ -81,13 +81,29 @@ function serveSocket(socket: Socket, host: DoorHost, options: StreamDoorOptions,
     {
       line: (text) => receiveSafely(session, text),
       tooLarge: (bytes) => session.fatal({ code: 'ERR_PACKET_TOO_LARGE', message: `a packet of ${bytes}+ bytes is over the limit of ${host.limits.maxPacketBytes}` }),
+      legacy: () => session.speaksLegacy(),
     },
     { maxPacketBytes: host.limits.maxPacketBytes },
   );
-  socket.on('data', (chunk: Buffer) => {
+  // A tail the legacy scanner cannot finish is cut by its brackets once the peer has been quiet a moment.
+  let settle: NodeJS.Timeout | null = null;
+  const read = (work: () => void): void => {
     session.beginRead();
-    framer.push(chunk);
+    work();
     session.endRead();
+  };
+  socket.on('data', (chunk: Buffer) => {
+    read(() => framer.push(chunk));
+    if (!framer.unsettled) {
+      if (settle) clearTimeout(settle);
+      settle = null;
+    } else if (settle) settle.refresh();
+    else {
+      settle = setTimeout(() => {
+        settle = null;
+        read(() => framer.settle());
+      }, SETTLE_MS);
+    }
   });
   socket.on('end', () => {
     framer.end();
@@ -95,6 +111,7 @@ function serveSocket(socket: Socket, host: DoorHost, options: StreamDoorOptions,
   });
   socket.on('drain', () => session.drained());
   socket.on('close', () => {
+    if (settle) clearTimeout(settle);
     framer.stop();
     session.closedByEndpoint();
   });

@@ -6,6 +6,7 @@ import { createDebug } from '../debug.js';
 const debug = createDebug('supervised');
 const RETRY_MIN_MS = 50;
 const RETRY_MAX_MS = 1000;
+const READY_TIMEOUT_MS = 5000;
 
 /** What a daemon reports: who it is, its secret, and every door it bound. */
 export interface ReadyReport {
@@ -19,14 +20,17 @@ export interface ReadyReport {
 export class SupervisorLink {
   readonly #report: () => ReadyReport;
   readonly #env: NodeJS.ProcessEnv;
+  readonly #timeout: number;
   #client: Client | null = null;
   #closed = false;
   #retry = RETRY_MIN_MS;
   #timer: NodeJS.Timeout | null = null;
 
-  constructor(report: () => ReadyReport, env: NodeJS.ProcessEnv) {
+  /** `timeout`: how long each ready report waits for the supervisor's answer (ms). */
+  constructor(report: () => ReadyReport, env: NodeJS.ProcessEnv, timeout = READY_TIMEOUT_MS) {
     this.#report = report;
     this.#env = env;
+    this.#timeout = timeout;
   }
 
   /** Reports ready; resolves when the supervisor accepted it (or failed; retries go on in the background). */
@@ -46,17 +50,23 @@ export class SupervisorLink {
   }
 
   async #connect(): Promise<void> {
-    const client = await connectWithDae({ timeout: 5000 }, this.#env);
+    const client = await connectWithDae({ timeout: this.#timeout }, this.#env);
     if (this.#closed) return client.destroy();
     this.#client = client;
     client.on('push', (name: string, args: unknown[]) => {
       if (name === 'liveness') client.call('alive', args[0]).catch(() => undefined);
     });
     client.once('close', () => {
-      this.#client = null;
+      if (this.#client === client) this.#client = null;
       if (!this.#closed) this.#schedule();
     });
-    await client.call('ready', this.#report());
+    try {
+      await client.call('ready', this.#report());
+    } catch (error) {
+      // An attempt that failed (a supervisor that never answers, an original dae) leaves no connection behind.
+      client.destroy();
+      throw error;
+    }
     this.#retry = RETRY_MIN_MS;
     debug('ready report accepted');
   }

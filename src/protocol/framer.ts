@@ -13,11 +13,16 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const MAX_NAME = 64;
 
+/** How long (ms) a tail `settle()` may cut should wait for more bytes: the packets of one write arrive well within it. */
+export const SETTLE_MS = 50;
+
 export interface FramerSink {
   /** A complete packet's text (UTF-8 decoded, without its newline). */
   line(text: string): void;
   /** A packet grew past the limit; the framer has stopped. */
   tooLarge(bytes: number): void;
+  /** The peer speaks the original dae's way (unterminated packets from its first one on); called once. */
+  legacy?(): void;
 }
 
 export interface FramerOptions {
@@ -42,6 +47,14 @@ function isNameByte(b: number): boolean {
 
 const enum Scan { Start, Name, Gap, Array, Str, Esc, Dead }
 
+function isBlankBytes(buffer: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const b = buffer[i]!;
+    if (b !== SPACE && b !== TAB && b !== CR && b !== LF) return false;
+  }
+  return true;
+}
+
 /** Splits a byte stream into lines, counting limits in bytes and decoding UTF-8 only on whole lines. */
 export class Framer {
   readonly #sink: FramerSink;
@@ -56,6 +69,13 @@ export class Framer {
   #nameLength = 0;
   #depth = 0;
   #cuts: number[] = [];
+  /** A newline has ended a packet on this stream. */
+  #sawNewline = false;
+  /**
+   * The peer is an original dae one: packets are framed by their structure alone, a newline inside a packet is data
+   * (its encoder turned characters into any byte), and a packet that cannot be scanned is cut where its brackets close.
+   */
+  #legacyPeer = false;
 
   constructor(sink: FramerSink, options: FramerOptions) {
     this.#sink = sink;
@@ -79,10 +99,17 @@ export class Framer {
     this.#partBytes = 0;
   }
 
+  /** True once the peer was found to speak the original dae's way. */
+  get legacyPeer(): boolean {
+    return this.#legacyPeer;
+  }
+
   push(chunk: Buffer): void {
     if (this.#stopped) return;
+    if (this.#legacyPeer) return this.#pushLegacy(chunk);
     let start = 0;
     let nl = chunk.indexOf(LF);
+    if (nl !== -1) this.#sawNewline = true;
     if (nl !== -1 && this.#partBytes > 0) {
       const bytes = this.#partBytes + nl;
       if (bytes - endsWithCr(chunk, nl, this.#parts) > this.#max) return this.#overflow(bytes);
@@ -109,6 +136,67 @@ export class Framer {
     if (this.#partBytes > this.#max + 1) this.#overflow(this.#partBytes);
   }
 
+  // An original dae peer: every byte goes through the structural scanner (`settle` cuts what it cannot read).
+  #pushLegacy(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    this.#parts.push(chunk);
+    this.#partBytes += chunk.length;
+    this.#scanTail(chunk);
+    // What the scanner gave up on, ended by a newline outside brackets, is a packet at once.
+    if (this.#scan === Scan.Dead && chunk.includes(LF)) this.#cutByBrackets();
+    // Blanks between packets are not held.
+    if (this.#scan === Scan.Start && isBlankBytes(Buffer.concat(this.#parts, this.#partBytes), 0, this.#partBytes)) this.#resetTail();
+    if (!this.#stopped && this.#partBytes > this.#max + 1) this.#overflow(this.#partBytes);
+  }
+
+  /** An unterminated tail that the legacy scanner cannot finish is held: `settle()` once no more bytes come. */
+  get unsettled(): boolean {
+    return this.#legacy && !this.#stopped && this.#partBytes > 0 && this.#scan !== Scan.Start;
+  }
+
+  /**
+   * No bytes came for a while (the door's timer) and the tail is not whole packets: an original peer's packet the scanner
+   * could not follow (a name outside the alphabet, a quote or newline its encoder made of another character). Each
+   * bracketed whole becomes one packet, so one bad packet costs one reply, never the connection.
+   */
+  settle(): void {
+    if (this.unsettled) this.#cutByBrackets();
+  }
+
+  // Cuts the tail after each bracketed whole (`[…]` or `{…}`, quotes not considered), when the read ends on one: a
+  // packet whose name or strings the scanner cannot follow is still one packet. For an original peer, a newline
+  // outside brackets ends a packet too.
+  #cutByBrackets(): void {
+    const whole = Buffer.concat(this.#parts, this.#partBytes);
+    const cuts: number[] = [];
+    let depth = 0;
+    for (let i = 0; i < whole.length; i++) {
+      const b = whole[i]!;
+      if (b === OPEN || b === BRACE_OPEN) depth++;
+      else if ((b === CLOSE || b === BRACE_CLOSE) && depth > 0 && --depth === 0) cuts.push(i + 1);
+      else if (b === LF && depth === 0 && this.#legacyPeer && !isBlankBytes(whole, cuts.at(-1) ?? 0, i)) cuts.push(i);
+    }
+    const last = cuts.at(-1);
+    if (depth !== 0 || last === undefined || !isBlankBytes(whole, last, whole.length)) return;
+    this.#resetTail();
+    this.#dispatch(whole, cuts);
+  }
+
+  // Emits the packets of `whole` ending at each of `cuts`; the first ones of a stream without newlines mark the peer.
+  #dispatch(whole: Buffer, cuts: readonly number[]): void {
+    if (!this.#sawNewline && !this.#legacyPeer) {
+      this.#legacyPeer = true;
+      this.#sink.legacy?.();
+    }
+    let from = 0;
+    for (const cut of cuts) {
+      if (this.#stopped) return;
+      if (cut - from > this.#max) return this.#overflow(cut - from);
+      this.#emit(whole, from, cut);
+      from = cut;
+    }
+  }
+
   /** The peer ended its side: what is left is a last packet. */
   end(): void {
     if (this.#stopped || this.#partBytes === 0) return;
@@ -118,6 +206,8 @@ export class Framer {
   }
 
   #emit(buffer: Buffer, start: number, end: number): void {
+    // Between an original peer's packets, newlines are only blanks.
+    if (this.#legacyPeer) while (start < end && (buffer[start] === LF || buffer[start] === CR)) start++;
     if (end > start && buffer[end - 1] === CR) end--;
     this.#sink.line(buffer.toString('utf8', start, end));
   }
@@ -144,16 +234,19 @@ export class Framer {
       const b = bytes[i]!;
       switch (state) {
         case Scan.Start:
-          if (b === SPACE || b === TAB || b === CR) break;
+          if (b === SPACE || b === TAB || b === CR || (b === LF && this.#legacyPeer)) break;
           if (isNameByte(b)) { state = Scan.Name; this.#nameLength = 1; break; }
           state = Scan.Dead; break;
         case Scan.Name:
           if (isNameByte(b)) { if (++this.#nameLength > MAX_NAME) state = Scan.Dead; break; }
-          if (b === SPACE || b === TAB) { state = Scan.Gap; break; }
+          if (b === SPACE || b === TAB || (b === CR && this.#legacyPeer)) { state = Scan.Gap; break; }
+          // An original peer's packet without arguments, ended by a newline.
+          if (b === LF && this.#legacyPeer) { state = Scan.Start; this.#cuts.push(base + i); break; }
           if (b === OPEN) { state = Scan.Array; this.#depth = 1; break; }
           state = Scan.Dead; break;
         case Scan.Gap:
-          if (b === SPACE || b === TAB) break;
+          if (b === SPACE || b === TAB || (b === CR && this.#legacyPeer)) break;
+          if (b === LF && this.#legacyPeer) { state = Scan.Start; this.#cuts.push(base + i); break; }
           if (b === OPEN) { state = Scan.Array; this.#depth = 1; break; }
           state = Scan.Dead; break;
         case Scan.Array:
@@ -179,12 +272,6 @@ export class Framer {
     const whole = Buffer.concat(this.#parts, this.#partBytes);
     const cuts = this.#cuts;
     this.#resetTail();
-    let from = 0;
-    for (const cut of cuts) {
-      if (this.#stopped) return;
-      if (cut - from > this.#max) return this.#overflow(cut - from);
-      this.#emit(whole, from, cut);
-      from = cut;
-    }
+    this.#dispatch(whole, cuts);
   }
 }

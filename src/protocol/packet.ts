@@ -90,4 +90,6 @@ export const LEGACY_REPLIES: Readonly<Record<string, string>> = Object.freeze({
   options: 'commands',
   ping: 'pong',
   list: 'daemons',
+  // The original shared-memory sample answered `all` with `memory`; its clients wait for that name.
+  all: 'memory',
 });

@@ -52,6 +52,9 @@ interface Connection {
 
 async function open(port: number, timeout: number): Promise<Connection> {
   const peer = await FuzzPeer.connect(port, timeout);
+  // An empty line first: the connection speaks newlines from its first byte, so the daemon never takes it for an
+  // original dae client (whose packets come unterminated; those are checked by their own tests).
+  await peer.write(Buffer.from('\n'));
   const connection: Connection = { peer, tracker: new ReplyTracker(), state: newConnectionState(), problem: null, wake: () => undefined };
   peer.onLine = (text) => {
     const problem = connection.tracker.reply(text);

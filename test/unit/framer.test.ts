@@ -370,6 +370,81 @@ describe('Framer: legacy tail (unterminated `name [array]` packets)', () => {
   });
 });
 
+describe('Framer: original dae peers (packets framed by their structure)', () => {
+  // A stream whose first packet came unterminated: the peer is an original one from then on.
+  function legacyPeer(): { framer: Framer; lines: string[]; marked: () => number } {
+    const lines: string[] = [];
+    let marks = 0;
+    const framer = new Framer({ line: (text) => lines.push(text), tooLarge: () => assert.fail('no overflow'), legacy: () => marks++ }, optionsOf());
+    framer.push(Buffer.from('dae []'));
+    return { framer, lines, marked: () => marks };
+  }
+
+  test('the first unterminated packet marks the peer, once; a newline first never does', () => {
+    const { framer, lines, marked } = legacyPeer();
+    framer.push(Buffer.from('a [1]'));
+    assert.deepEqual([lines, marked(), framer.legacyPeer], [['dae []', 'a [1]'], 1, true]);
+    const modern = frame([Buffer.from('x []\n'), Buffer.from('dae []')]);
+    assert.equal(modern.framer.legacyPeer, false);
+    assert.deepEqual(linesOf(modern.events), ['x []', 'dae []']);
+  });
+
+  test('a name outside the alphabet: held while bytes come, one packet once the peer is quiet (settle)', () => {
+    const { events, framer } = frame([Buffer.from('a/b [1]')]);
+    assert.deepEqual(events, []);
+    assert.equal(framer.unsettled, true);
+    framer.settle();
+    assert.deepEqual(linesOf(events), ['a/b [1]']);
+    assert.equal(framer.legacyPeer, true, 'an unterminated first packet, good or bad, marks an original peer');
+    framer.settle();
+    assert.equal(linesOf(events).length, 1, 'settle with nothing held does nothing');
+    const junk = frame([Buffer.from('a/b [1]get ["x"]')]);
+    junk.framer.settle();
+    assert.deepEqual(linesOf(junk.events), ['a/b [1]', 'get ["x"]']);
+    const open = frame([Buffer.from('a/b [1, [2]')]);
+    open.framer.settle();
+    assert.deepEqual(open.events, [], 'brackets still open: held');
+  });
+
+  test('a quote its encoder made of another character costs that packet only', () => {
+    const { framer, lines } = legacyPeer();
+    framer.push(Buffer.from('set ["a"b"]'));
+    assert.deepEqual(lines, ['dae []']);
+    framer.settle();
+    framer.push(Buffer.from('get ["x"]'));
+    assert.deepEqual(lines, ['dae []', 'set ["a"b"]', 'get ["x"]']);
+    framer.push(Buffer.from('set ["c"d"]get ["y"]'));
+    framer.settle();
+    assert.deepEqual(lines.slice(3), ['set ["c"d"]', 'get ["y"]'], 'and so does one the next packet followed at once');
+  });
+
+  test('a newline its encoder made of another character is data inside the packet', () => {
+    const { framer, lines } = legacyPeer();
+    framer.push(Buffer.from('set ["a\nb"]get ["\n"]'));
+    assert.deepEqual(lines, ['dae []', 'set ["a\nb"]', 'get ["\n"]']);
+    assert.equal(framer.unsettled, false);
+  });
+
+  test('newline-terminated packets still work on an original peer\'s stream, and blanks are not held', () => {
+    const { framer, lines } = legacyPeer();
+    framer.push(Buffer.from('ping\r\nget "x"\n  \n'));
+    assert.deepEqual(lines, ['dae []', 'ping', 'get "x"']);
+    assert.equal(framer.buffered, 0);
+    framer.push(Buffer.from('whois\n'));
+    assert.deepEqual(lines.at(-1), 'whois');
+  });
+
+  test('an original peer\'s tail grows past the limit: tooLarge', () => {
+    const events: Event[] = [];
+    const framer = new Framer({ line: (text) => events.push({ line: text }), tooLarge: (bytes) => events.push({ tooLarge: bytes }) }, optionsOf({ maxPacketBytes: 16 }));
+    framer.push(Buffer.from('dae []'));
+    framer.push(Buffer.from(`set ["${'x'.repeat(20)}`));
+    assert.deepEqual(events.at(-1), { tooLarge: 26 });
+    framer.push(Buffer.from('ignored'));
+    assert.equal(framer.stopped, true);
+  });
+});
+
 describe('Framer: stop()', () => {
   test('stop() from inside the sink stops emission of the rest of the chunk', () => {
     assertFramesAllWays({ input: 'a\nb\nc\n', stopOn: 'b', lines: ['a', 'b'] });
