@@ -160,11 +160,16 @@ describe('the LAN through the CLI', () => {
     assert.deepEqual((JSON.parse(await ok(lan, 'services', '--json')) as Service[]).map((s) => s.instancename), ['kv']);
     assert.equal((JSON.parse(await ok(machine, 'list', '--json')) as ListEntry[]).some((e) => e.name === 'ghost'), false);
 
+    // dae stop on the machine hands the daemon back to the LAN, which places it again (a new epoch), and says so.
+    assert.equal(await ok(machine, 'stop', 'kv'), 'kv: stopped and handed back to the LAN (need kv); the LAN places it again, on this machine or another\n');
+    assert.equal(alive(service.pid), false);
+    const [placedAgain] = await until<Service[]>(lan, ['services', '--json'], 'kv to be placed again', (services) => services.some((s) => s.instancename === 'kv' && s.epoch > service.epoch));
+
     // need rm: the service goes and the machine stops and forgets the daemon.
     assert.equal(await ok(lan, 'need', 'rm', 'kv'), 'need kv removed\n');
     assert.deepEqual(JSON.parse(await ok(lan, 'services', '--json')), []);
     await until<ListEntry[]>(machine, ['list', '--json'], 'the machine to drop kv', (entries) => !entries.some((e) => e.name === 'kv'));
-    assert.equal(alive(service.pid), false, 'the daemon is gone once the machine dropped it');
+    assert.equal(alive(placedAgain!.pid), false, 'the daemon is gone once the machine dropped it');
 
     // Stop: the machine manager, then the LAN manager; the needs left are kept for the next start.
     assert.match(await ok(machine, 'kill'), /^dae stopped \(pid \d+\)\n$/);
