@@ -1,5 +1,5 @@
 // `Dae`, the supervisor: a Daemon that installs, runs, watches and restarts the daemons of one machine.
-import { chmodSync, existsSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, statSync, unlinkSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { Daemon } from '../daemon/daemon.js';
@@ -9,16 +9,16 @@ import type { ReadyReport } from '../daemon/supervised.js';
 import { DaeError } from '../errors.js';
 import { createDebug } from '../debug.js';
 import { checkConfig, PROTOCOLS, type DaeConfig, type Protocol } from './config.js';
-import { SerialWriter } from './atomic.js';
 import { acquireLock, homePaths, loadMachineIdentity, loadToken, prepareHome, releaseLock, removeLeftovers, writePrivate, type HomePaths } from './home.js';
-import { appendPrivate, readPrivate } from './private.js';
+import { appendPrivate } from './private.js';
 import type { LanLink } from './lan-link.js';
 import { logPath, rotateIfLarge, tailFile } from './logs.js';
 import { Managed, type ListEntry, type StartOutcome, type StatusEvent } from './managed.js';
-import { canBind, choosePort } from './ports.js';
-import { commandLine, portHolder } from './process.js';
-import { reapRun, scanRuns, type RunProcess } from './runs.js';
-import { checkInstallOptions, checkName, checkState, type DaemonSpec, type InstallOptions, type LanPlacement, type PersistedState, type RunRecord } from './spec.js';
+import { canBind, choosePort, portTaken } from './ports.js';
+import { reapRun, scanRuns } from './runs.js';
+import { checkInstallOptions, checkName, type DaemonSpec, type InstallOptions, type LanPlacement, type PersistedState } from './spec.js';
+import { StateStore, stateError } from './state-store.js';
+import { decideTakeBack } from './take-back.js';
 
 const debug = createDebug('dae');
 
@@ -46,19 +46,6 @@ export interface DaemonInfo extends ListEntry {
   logs: { out: string; err: string };
 }
 
-const STATE_RETRY_MS = 1000;
-
-function stateError(path: string, why: string | null, what: string): DaeError {
-  return new DaeError('ERR_STATE_WRITE', `cannot write ${path} (${why ?? 'unknown'}): ${what}`);
-}
-
-// The process an earlier supervisor spawned for `run`: its recorded pid, or (a record written ahead of the spawn) the
-// earliest group leader that carries its secret.
-function leaderOf(run: RunRecord, processes: readonly RunProcess[]): RunProcess | undefined {
-  const leaders = processes.filter((item) => item.pid === item.pgid && (run.pid === null || item.pid === run.pid));
-  return leaders.sort((a, b) => a.started - b.started)[0];
-}
-
 function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest();
 }
@@ -70,7 +57,7 @@ export class Dae extends Daemon {
   readonly paths: HomePaths;
   readonly #managed = new Map<string, Managed>();
   readonly #subscribers = new Set<Guest>();
-  readonly #writer: SerialWriter;
+  readonly #state: StateStore;
   readonly #echo: boolean;
   #token = '';
   #locked = false;
@@ -78,8 +65,6 @@ export class Dae extends Daemon {
   #lan: LanLink | null = null;
   #leasing: Promise<unknown> = Promise.resolve();
   readonly #blocked = new Set<Managed>();
-  #retry: NodeJS.Timeout | null = null;
-  #writeFailing = false;
   #starting: Promise<void> | null = null;
   #shuttingDown: Promise<void> | null = null;
   readonly #queues = new Map<string, Promise<unknown>>();
@@ -90,7 +75,7 @@ export class Dae extends Daemon {
     super({ name: 'Dae', host: config.host, port: config.port, env: {}, socket: false, limits: { authTimeout: AUTH_DEADLINE_MS } });
     this.config = config;
     this.paths = homePaths(options.home);
-    this.#writer = new SerialWriter(this.paths.state);
+    this.#state = new StateStore(this.paths.state, (line) => this.#log(line), () => this.#unblock());
     this.#echo = options.echo === true;
     // Each install in flight waits for its daemon's status: dozens at once are normal.
     this.setMaxListeners(0);
@@ -149,9 +134,9 @@ export class Dae extends Daemon {
     try {
       removeLeftovers(this.paths);
       this.#token = loadToken(this.paths, log);
-      const state = this.#loadState();
+      const state = this.#state.load();
       await super.start().catch((error: unknown) => {
-        throw this.#portTaken(error);
+        throw /EADDRINUSE/.test((error as Error).message) ? portTaken(this.config.host, this.config.port, error) : error;
       });
       writePrivate(this.paths.portFile, `${this.port}\n`);
       this.#log(`supervisor pid ${process.pid} on ${this.config.host}:${this.port} and ${this.paths.socket}`);
@@ -173,53 +158,20 @@ export class Dae extends Daemon {
   // Every run an earlier supervisor of this home left: adopted when alive and recorded, killed when its record says it
   // should not run or cannot be adopted, and any process of this home that no record explains is killed too.
   async #takeBack(state: PersistedState): Promise<void> {
-    const found = await scanRuns();
-    const known = new Set<string>();
-    const reap: RunRecord[] = [];
+    const plan = decideTakeBack(state, await scanRuns(), { runtimeDir: this.paths.run, followsLan: this.config.lanmanageraddress !== null });
+    for (const spec of plan.giveBack) {
+      this.#log(`giving ${spec.name} back (it ran for the LAN's need ${spec.lan!.need}; this supervisor follows no LAN manager): stopped and forgotten`);
+    }
+    for (const stray of plan.strays) this.#log(`killing pid ${stray.pid}: a process of this home that no record knows`);
     const start: Managed[] = [];
-    for (const { spec, run, restarts } of state.daemons) {
-      if (run !== null) known.add(run.secret);
-      const mine = run === null ? [] : found.filter((item) => item.secret === run.secret);
-      // Placed by a LAN this supervisor no longer follows: nobody would start, restart or keep it. Given back.
-      if (spec.lan !== undefined && this.config.lanmanageraddress === null) {
-        this.#log(`giving ${spec.name} back (it ran for the LAN's need ${spec.lan.need}; this supervisor follows no LAN manager): stopped and forgotten`);
-        if (mine.length > 0) reap.push(run!);
-        continue;
-      }
+    for (const { spec, restarts, adopt, start: fresh } of plan.keep) {
       const managed = this.#add(spec, restarts);
-      const leader = run === null || spec.stopped ? undefined : leaderOf(run, mine);
-      if (run !== null && leader !== undefined) {
-        managed.adopt({ ...run, pid: leader.pid });
-        continue;
-      }
-      if (run !== null && mine.length > 0) reap.push(run);
-      if (!spec.stopped) start.push(managed);
+      if (adopt !== null) managed.adopt(adopt);
+      else if (fresh) start.push(managed);
     }
-    reap.push(...this.#strays(found, known));
     // Nothing left over may hold a port a fresh run needs.
-    await Promise.all(reap.map((run) => reapRun(run)));
+    await Promise.all(plan.reap.map((run) => reapRun(run)));
     for (const managed of start) void managed.start();
-  }
-
-  // Our port held by someone else says so plainly, naming the holder when /proc tells.
-  #portTaken(error: unknown): unknown {
-    if (!/EADDRINUSE/.test((error as Error).message)) return error;
-    const { host, port } = this.config;
-    const holder = portHolder(port);
-    const who = holder === null ? '' : ` by pid ${holder} (${commandLine(holder)})`;
-    return new DaeError('ERR_START_FAILED', `port ${port} on ${host} is taken${who}: another supervisor (the npm start demo?) or another program listens there; to run a second supervisor, give it another home and another "port" in its daeconfig.json`, { cause: error });
-  }
-
-  // Runs of this home's processes (its runtime directory in their environment) whose secret no record holds.
-  #strays(found: readonly RunProcess[], known: Set<string>): RunRecord[] {
-    const strays: RunRecord[] = [];
-    for (const stray of found) {
-      if (stray.runtimeDir !== this.paths.run || known.has(stray.secret)) continue;
-      this.#log(`killing pid ${stray.pid}: a process of this home that no record knows`);
-      known.add(stray.secret);
-      strays.push({ pid: stray.pgid, secret: stray.secret, startedAt: 0 });
-    }
-    return strays;
   }
 
   /** Stops every daemon, then the supervisor. */
@@ -240,9 +192,10 @@ export class Dae extends Daemon {
       else {
         await Promise.all(all.map((managed) => managed.stop('the supervisor stopped')));
         // Stopped with its daemons means nothing of this home runs on.
-        await Promise.all(this.#strays(await scanRuns(), new Set()).map((run) => reapRun(run)));
+        const { reap } = decideTakeBack({ version: 1, daemons: [] }, await scanRuns(), { runtimeDir: this.paths.run, followsLan: true });
+        await Promise.all(reap.map((run) => reapRun(run)));
       }
-      if (this.#retry) clearInterval(this.#retry);
+      this.#state.close();
       await this.#persist().catch(() => undefined);
       this.#log(options.keepDaemons ? 'supervisor stopped; daemons keep running' : 'supervisor stopped with its daemons');
       await super.stop();
@@ -552,50 +505,19 @@ export class Dae extends Daemon {
     return next;
   }
 
-  #loadState(): PersistedState {
-    const found = readPrivate(this.paths.state);
-    if (found === null) return { version: 1, daemons: [] };
-    // It holds the runs' secrets: others must not read it.
-    if (found.exposed) {
-      chmodSync(this.paths.state, 0o600);
-      this.#log(`${this.paths.state} could be read by others: mode set to 0600`);
-    }
-    let value: unknown;
-    try {
-      value = JSON.parse(found.text);
-    } catch (error) {
-      throw new DaeError('ERR_BAD_STATE', `${this.paths.state} is not valid JSON (${(error as Error).message}); it was left as it is`);
-    }
-    return checkState(value, this.paths.state);
+  // Writes the whole state durably; a failure is logged (once until a write succeeds again) and rejects.
+  #persist(): Promise<void> {
+    return this.#state.write({ version: 1, daemons: [...this.#managed.values()].map((managed) => ({ spec: managed.spec, run: managed.run, restarts: managed.restarts })) });
   }
 
-  // Writes the whole state durably (one writer; writes in flight together become one). A failure is logged once until
-  // a write succeeds again; then the daemons whose spawn it held back start.
-  async #persist(): Promise<void> {
-    const state: PersistedState = { version: 1, daemons: [...this.#managed.values()].map((managed) => ({ spec: managed.spec, run: managed.run, restarts: managed.restarts })) };
-    try {
-      await this.#writer.write(`${JSON.stringify(state, null, 2)}\n`);
-    } catch (error) {
-      if (!this.#writeFailing) this.#log(`cannot write ${this.paths.state}: ${(error as Error).message}`);
-      this.#writeFailing = true;
-      throw error;
-    }
-    if (this.#writeFailing) this.#log(`${this.paths.state} written again`);
-    this.#writeFailing = false;
-    this.#unblock();
-  }
-
-  // A spawn waits for the state to be writable: it is tried again every second.
+  // A spawn waits for the state to be writable: the store tries again every second.
   #block(managed: Managed): void {
     this.#blocked.add(managed);
-    if (this.#retry !== null || this.#shuttingDown) return;
-    this.#retry = setInterval(() => void this.#persist().catch(() => undefined), STATE_RETRY_MS);
-    this.#retry.unref();
+    if (!this.#shuttingDown) this.#state.retry(() => this.#persist());
   }
 
+  // A write succeeded: the spawns it held back go ahead.
   #unblock(): void {
-    if (this.#retry !== null) clearInterval(this.#retry);
-    this.#retry = null;
     const waiting = [...this.#blocked];
     this.#blocked.clear();
     if (this.#shuttingDown) return;

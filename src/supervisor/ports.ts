@@ -1,6 +1,7 @@
 // The port office: per protocol, the first port at or above the range start that is free now and leased to no one else.
 import { createServer } from 'node:net';
 import { DaeError } from '../errors.js';
+import { commandLine, portHolder } from './process.js';
 
 /** True when `port` can be bound on `host` right now. */
 export function canBind(host: string, port: number): Promise<boolean> {
@@ -23,4 +24,11 @@ export async function choosePort(
     if (await isFree(port)) return port;
   }
   throw new DaeError('ERR_NO_PORT', `no free port from ${start} to ${end}`);
+}
+
+/** The supervisor's own port is held by someone else: said plainly, naming the holder when /proc tells. */
+export function portTaken(host: string, port: number, cause: unknown): DaeError {
+  const holder = portHolder(port);
+  const who = holder === null ? '' : ` by pid ${holder} (${commandLine(holder)})`;
+  return new DaeError('ERR_START_FAILED', `port ${port} on ${host} is taken${who}: another supervisor (the npm start demo?) or another program listens there; to run a second supervisor, give it another home and another "port" in its daeconfig.json`, { cause });
 }

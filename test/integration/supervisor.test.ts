@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { Client, Dae, DaeError, type StatusEvent } from '../../src/index.js';
-import { groupAlive, isAlive } from '../../src/supervisor/process.js';
+import { groupAlive, isAlive, isStopped } from '../../src/supervisor/process.js';
 import { procStat } from '../helpers/cli.js';
 import { formatTable } from '../../src/cli/table.js';
 
@@ -459,6 +459,8 @@ describe('security and files', () => {
     const frozen = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
     await once(frozen, 'spawn');
     process.kill(frozen.pid!, 'SIGSTOP');
+    // The stop takes effect when the kernel next schedules it: wait until /proc says so.
+    while (!isStopped(frozen.pid!)) await new Promise((resolve) => setImmediate(resolve));
     try {
       writeFileSync(`${home}/dae.lock`, `${frozen.pid}\n`);
       utimesSync(`${home}/dae.lock`, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
