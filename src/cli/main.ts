@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The `dae` command line: commander wiring only; each verb calls the library.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { DaeError } from '../errors.js';
@@ -10,7 +10,7 @@ import { callSupervisor, connectSupervisor, home, supervisorRuns } from './contr
 import { follow } from './follow.js';
 import { addLanCommands } from './lan.js';
 import { colour, json, jsonLine, out } from './output.js';
-import { keyValue, whole } from './parse.js';
+import { collect, keyValue, whole } from './parse.js';
 import { send } from './send.js';
 import { loadConfig, startBackground, startForeground } from './start.js';
 import { systemdUnit } from './startup.js';
@@ -26,9 +26,9 @@ function describe(entry: ListEntry): string {
   return `${entry.name}: ${entry.status}${entry.pid ? `, pid ${entry.pid}` : ''}${why}\n`;
 }
 
-// A verb that starts a daemon succeeds only when it came online.
+// A verb that starts a daemon succeeds only when it came online (or waits, by its `--after`, for others to be).
 function online(entry: ListEntry): void {
-  if (entry.status === 'online') return void out(describe(entry));
+  if (entry.status === 'online' || entry.status === 'waiting') return void out(describe(entry));
   throw new DaeError('ERR_NOT_ONLINE', describe(entry).trimEnd());
 }
 
@@ -82,10 +82,10 @@ program
 
 program
   .command('install')
-  .description('install a Node script as a daemon and start it')
+  .description('install a program as a daemon and start it: a Node script, or any executable')
   .argument('<name>', 'the daemon name ([A-Za-z0-9._-]{1,64})')
-  .argument('<script>', 'the Node script (resolved against this directory)')
-  .argument('[args...]', 'arguments for the script (after --)')
+  .argument('<program>', 'a .js/.mjs/.cjs script (run with node), an executable file, or a command on PATH')
+  .argument('[args...]', 'arguments for the program (after --)')
   .option('--env <KEY=VALUE>', 'environment variable (repeatable)', keyValue, {})
   .option('--cwd <dir>', 'working directory (default: this directory)')
   .addOption(new Option('--restart <policy>', 'restart policy').choices(['always', 'on-failure', 'never']))
@@ -93,15 +93,23 @@ program
   .option('--min-uptime <ms>', 'an exit sooner than this is a quick exit', whole)
   .option('--stop-signal <signal>', 'signal sent to stop (default SIGTERM)')
   .option('--stop-timeout <ms>', 'SIGKILL after this long', whole)
-  .option('--max-memory <bytes>', 'restart when RSS stays above this', whole)
-  .action(async (name: string, script: string, args: string[], o: Record<string, unknown>) => {
-    // Paths are the CLI's: resolved against its working directory, never the supervisor's.
+  .option('--max-memory <bytes>', 'restart when the RSS of its whole process group stays above this', whole)
+  .option('--interpreter <path|none>', 'run the program with this (a path or a command), or none: it runs by itself (default: node for .js/.mjs/.cjs)')
+  .option('--ready <mode>', 'when a run is ready: report, port, port:<n>, http:<path>, none, or auto (default: a ready report, or up for readyAfter)')
+  .option('--health <mode>', 'how a running program is checked: port, port:<n>, http:<path>, none (default: as --ready port/http, else none)')
+  .option('--after <name>', 'start only once this daemon is online (repeatable)', collect, [])
+  .action(async (name: string, program: string, args: string[], o: Record<string, unknown>) => {
+    // Paths are the CLI's: resolved against its working directory, never the supervisor's. A bare name that is no
+    // file here is a command, looked up on PATH.
     const options: Record<string, unknown> = { args, env: o.env, cwd: resolve(typeof o.cwd === 'string' ? o.cwd : '.') };
-    for (const [flag, key] of [['restart', 'restart'], ['maxRestarts', 'maxRestarts'], ['minUptime', 'minUptime'], ['stopSignal', 'stopSignal'], ['stopTimeout', 'stopTimeout'], ['maxMemory', 'maxMemory']] as const) {
-      if (o[flag] !== undefined) options[key] = o[flag];
+    for (const key of ['restart', 'maxRestarts', 'minUptime', 'stopSignal', 'stopTimeout', 'maxMemory', 'ready', 'health'] as const) {
+      if (o[key] !== undefined) options[key] = o[key];
     }
+    if (typeof o.interpreter === 'string') options.interpreter = o.interpreter.includes('/') ? resolve(o.interpreter) : o.interpreter;
+    if ((o.after as string[]).length > 0) options.after = o.after;
     await ensureSupervisor();
-    online((await callSupervisor('install', name, resolve(script), options)) as ListEntry);
+    const command = !program.includes('/') && !existsSync(program) ? program : resolve(program);
+    online((await callSupervisor('install', name, command, options)) as ListEntry);
   });
 
 program

@@ -25,8 +25,10 @@ export interface DaeConfig {
   stopSignal: string;
   /** ms between the stop signal and SIGKILL. */
   stopTimeout: number;
-  /** ms a new daemon has to report ready. */
+  /** ms a new run has to become ready (its `--ready` mode); past it, the start failed (a quick exit). */
   readyTimeout: number;
+  /** `--ready auto`: a run that has not reported ready is online once it has stayed up this long (ms). */
+  readyAfter: number;
   /** ms a daemon left running by a previous supervisor has to re-connect before it is restarted. */
   adoptTimeout: number;
   liveness: { interval: number; misses: number };
@@ -47,6 +49,7 @@ export const DEFAULT_CONFIG: Readonly<DaeConfig> = Object.freeze({
   stopSignal: 'SIGTERM',
   stopTimeout: 5000,
   readyTimeout: 10_000,
+  readyAfter: 1000,
   adoptTimeout: 10_000,
   liveness: { interval: 5000, misses: 3 },
   sampleInterval: 5000,
@@ -100,6 +103,7 @@ const KEYS = new Map<string, Check | Map<string, Check>>([
   ['stopSignal', oneOf(SIGNALS)],
   ['stopTimeout', wholeFrom(0)],
   ['readyTimeout', wholeFrom(1)],
+  ['readyAfter', wholeFrom(0)],
   ['adoptTimeout', wholeFrom(1)],
   ['liveness', GROUPS.get('liveness')!],
   ['sampleInterval', wholeFrom(100)],

@@ -15,6 +15,10 @@ import type { LanLink } from './lan-link.js';
 import { logPath, rotateIfLarge, tailFile } from './logs.js';
 import { Managed, type ListEntry, type StartOutcome, type StatusEvent } from './managed.js';
 import { canBind, choosePort, portTaken } from './ports.js';
+import { checkAfter, dependentsOf, waitingFor } from './order.js';
+import { processStartTicks, sampleGroups } from './process.js';
+import { resolveProgram } from './program.js';
+import { defaultHealth } from './readiness.js';
 import { reapRun, scanRuns } from './runs.js';
 import { checkInstallOptions, checkName, type DaemonSpec, type InstallOptions, type LanPlacement, type PersistedState } from './spec.js';
 import { StateStore, stateError } from './state-store.js';
@@ -44,6 +48,11 @@ export interface DaemonInfo extends ListEntry {
   maxMemory: number;
   stopped: boolean;
   logs: { out: string; err: string };
+  /** `node`, an interpreter's path, or null (it runs by itself). */
+  interpreter: string | null;
+  ready: string;
+  health: string;
+  after: string[];
 }
 
 function digest(text: string): Buffer {
@@ -158,7 +167,13 @@ export class Dae extends Daemon {
   // Every run an earlier supervisor of this home left: adopted when alive and recorded, killed when its record says it
   // should not run or cannot be adopted, and any process of this home that no record explains is killed too.
   async #takeBack(state: PersistedState): Promise<void> {
-    const plan = decideTakeBack(state, await scanRuns(), { runtimeDir: this.paths.run, followsLan: this.config.lanmanageraddress !== null });
+    const found = await scanRuns();
+    // A program that rewrote its environment (its secret gone from it) is still proven by its pid and start time.
+    for (const { run } of state.daemons) {
+      if (run?.pid == null || run.startTicks === undefined || found.some((item) => item.secret === run.secret)) continue;
+      if (processStartTicks(run.pid) === run.startTicks) found.push({ pid: run.pid, pgid: run.pid, started: run.startTicks, secret: run.secret, runtimeDir: this.paths.run });
+    }
+    const plan = decideTakeBack(state, found, { runtimeDir: this.paths.run, followsLan: this.config.lanmanageraddress !== null });
     for (const spec of plan.giveBack) {
       this.#log(`giving ${spec.name} back (it ran for the LAN's need ${spec.lan!.need}; this supervisor follows no LAN manager): stopped and forgotten`);
     }
@@ -250,14 +265,18 @@ export class Dae extends Daemon {
   async #install(name: string, script: string, options: InstallOptions, placement: { host: string; lan: LanPlacement } | null): Promise<ListEntry> {
     if (this.#managed.has(name)) throw new DaeError('ERR_ALREADY_INSTALLED', `${name} is already installed (uninstall it first)`);
     const checked = checkInstallOptions(options);
-    if (typeof script !== 'string' || script === '') throw new DaeError('ERR_BAD_ARGS', `script must be a path, got ${JSON.stringify(script)}`);
-    const path = resolvePath(script);
-    if (!existsSync(path) || !statSync(path).isFile()) throw new DaeError('ERR_BAD_ARGS', `script ${path} does not exist or is not a file`);
     const cwd = resolvePath(checked.cwd ?? process.cwd());
     if (!existsSync(cwd) || !statSync(cwd).isDirectory()) throw new DaeError('ERR_BAD_ARGS', `cwd ${cwd} is not a directory`);
+    // A bare name is found on PATH (the daemon's own, when its env gives one) and kept as its absolute path.
+    const { program: path, interpreter } = resolveProgram(script, checked.interpreter, cwd, checked.env?.PATH ?? process.env.PATH);
+    if (checked.after !== undefined) checkAfter(name, checked.after, this.#dependencies());
     const spec: DaemonSpec = {
       name,
       script: path,
+      interpreter,
+      ready: checked.ready ?? 'auto',
+      ...(checked.health !== undefined ? { health: checked.health } : {}),
+      ...(checked.after !== undefined && checked.after.length > 0 ? { after: checked.after } : {}),
       args: checked.args ?? [],
       env: checked.env ?? {},
       cwd,
@@ -280,10 +299,12 @@ export class Dae extends Daemon {
     }
     // The spec and the first run's record are written in one write, before the spawn; if it fails, nothing was installed.
     const { entry, outcome } = await this.#startAndSettle(managed);
-    if (outcome === 'unwritten') {
+    // Waiting for its `--after` daemons: nothing was spawned, so nothing was written yet.
+    const unwritten = outcome === 'unwritten' ? entry.reason : outcome === 'waiting' ? await this.#persist().then(() => null, (error: Error) => error.message) : null;
+    if (unwritten !== null) {
       this.#managed.delete(name);
       this.#blocked.delete(managed);
-      throw stateError(this.paths.state, entry.reason, `${name} was not installed`);
+      throw stateError(this.paths.state, unwritten, `${name} was not installed`);
     }
     this.#log(`installed ${name}: ${path} ports ${JSON.stringify(spec.leases)}${placement ? ` for need ${placement.lan.need} (epoch ${placement.lan.epoch})` : ''}`);
     return entry;
@@ -306,6 +327,8 @@ export class Dae extends Daemon {
   uninstall(name: string): Promise<{ name: string; uninstalled: true }> {
     return this.#serial(name, async () => {
       const managed = this.#get(name);
+      const dependents = dependentsOf(name, this.#dependencies());
+      if (dependents.length > 0) throw new DaeError('ERR_BAD_ARGS', `${name} is named by --after of ${dependents.join(', ')}: uninstall ${dependents.length === 1 ? 'it' : 'them'} first`);
       // Stopped on disk first: a crash from here on never brings it back.
       const wasStopped = managed.spec.stopped;
       await this.#commit(`${name} was not uninstalled`, () => (managed.spec.stopped = true), () => (managed.spec.stopped = wasStopped));
@@ -383,6 +406,10 @@ export class Dae extends Daemon {
       maxMemory: spec.maxMemory,
       stopped: spec.stopped,
       logs: { out: logPath(this.paths.logs, name, 'out'), err: logPath(this.paths.logs, name, 'err') },
+      interpreter: spec.interpreter === undefined ? 'node' : spec.interpreter,
+      ready: spec.ready ?? 'auto',
+      health: spec.health ?? defaultHealth(spec.ready ?? 'auto'),
+      after: spec.after ?? [],
     };
   }
 
@@ -470,6 +497,7 @@ export class Dae extends Daemon {
       supervisorPort: () => this.port,
       persist: () => this.#persist(),
       blocked: (managed) => this.#block(managed),
+      waitingFor: (spec) => waitingFor(spec.after ?? [], (dependency) => this.#managed.get(dependency)?.status === 'online'),
       statusChanged: (event) => this.#statusChanged(event),
     }, restarts);
     this.#managed.set(spec.name, managed);
@@ -530,6 +558,15 @@ export class Dae extends Daemon {
     this.#log(`${event.name}: ${event.from} -> ${event.to}${event.reason ? ` (${event.reason})` : ''}`);
     for (const guest of this.#subscribers) guest.push('event', event);
     this.emit('daemon-status', event);
+    // A daemon online: those waiting for it start when nothing else holds them (start() looks again).
+    if (event.to === 'online' && !this.#shuttingDown) {
+      for (const managed of this.#managed.values()) if (managed.status === 'waiting' && managed.spec.after?.includes(event.name)) void managed.start();
+    }
+  }
+
+  // Every daemon's `--after`, by name.
+  #dependencies(): Map<string, readonly string[]> {
+    return new Map([...this.#managed.values()].map((managed) => [managed.name, managed.spec.after ?? []]));
   }
 
   #sample(): void {
@@ -542,8 +579,9 @@ export class Dae extends Daemon {
         this.#log(`cannot rotate ${path}: ${(error as Error).message}`);
       }
     };
+    const groups = sampleGroups();
     for (const managed of this.#managed.values()) {
-      managed.sample(now);
+      managed.sample(now, groups);
       rotate(logPath(this.paths.logs, managed.name, 'out'));
       rotate(logPath(this.paths.logs, managed.name, 'err'));
     }

@@ -1,4 +1,5 @@
-// One installed daemon's lifecycle: spawn or adopt, ready, liveness, exit, restart policy, stop. Status is explicit.
+// One installed daemon's lifecycle: wait for its dependencies, spawn or adopt, ready and health (watch.ts), exit,
+// restart policy, stop. Status is explicit.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -10,7 +11,9 @@ import type { ReadyReport } from '../daemon/supervised.js';
 import type { DaeConfig, Protocol } from './config.js';
 import { openLogs } from './logs.js';
 import { decideRestart, describeExit, FRESH_HISTORY, type ExitFacts, type RestartHistory } from './policy.js';
-import { CLOCK_TICKS, groupAlive, isAlive, killGroup, portHolder, sampleProcess, spawnDaemon } from './process.js';
+import { CLOCK_TICKS, groupAlive, isAlive, killGroup, portHolder, processStartTicks, spawnProgram, type GroupSample } from './process.js';
+import { defaultHealth, parseHealth, parseReady } from './readiness.js';
+import { RunWatch, type HealthResult } from './watch.js';
 import { reapRun, signalRun } from './runs.js';
 import type { DaemonSpec, RunRecord, Status } from './spec.js';
 
@@ -36,6 +39,8 @@ export interface ManagedContext {
   persist(): Promise<void>;
   /** A spawn did not happen because its record could not be written: start it again once a write succeeds. */
   blocked(managed: Managed): void;
+  /** The first of its `--after` daemons that is not online yet, or null. */
+  waitingFor(spec: DaemonSpec): string | null;
   statusChanged(event: StatusEvent): void;
 }
 
@@ -59,6 +64,8 @@ export interface ListEntry {
   adopted: boolean;
   /** Placed by the LAN manager: the need it satisfies. */
   lan?: { need: string; epoch: number };
+  /** The last health check (programs probed by `--health`), null before one. */
+  lastHealth: HealthResult | null;
 }
 
 function same(a: string, b: string): boolean {
@@ -67,9 +74,10 @@ function same(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-/** What became of a `start()`: spawned; `unwritten` (the state could not be written, so nothing was spawned); `failed`
- * (the spawn itself failed); `skipped` (a run exists already, or it was stopped meanwhile). */
-export type StartOutcome = 'spawned' | 'unwritten' | 'failed' | 'skipped';
+/** What became of a `start()`: spawned; `waiting` (for an `--after` daemon to be online); `unwritten` (the state could
+ * not be written, so nothing was spawned); `failed` (the spawn itself failed); `skipped` (a run exists already, or it was
+ * stopped meanwhile). */
+export type StartOutcome = 'spawned' | 'waiting' | 'unwritten' | 'failed' | 'skipped';
 
 export class Managed {
   spec: DaemonSpec;
@@ -91,13 +99,10 @@ export class Managed {
   #spawning: Promise<StartOutcome> | null = null;
   #killReason: string | null = null;
   #exitSeen = false;
-  #readyTimer: NodeJS.Timeout | null = null;
   #restartTimer: NodeJS.Timeout | null = null;
-  #livenessTimer: NodeJS.Timeout | null = null;
   #pollTimer: NodeJS.Timeout | null = null;
-  #awaiting: number | null = null;
-  #seq = 0;
-  #misses = 0;
+  #watch: RunWatch | null = null;
+  #neverReady = false;
   #cpu = 0;
   #memory = 0;
   #overMemory = 0;
@@ -134,9 +139,15 @@ export class Managed {
   start(): Promise<StartOutcome> {
     if (this.#detached || this.#spawning !== null || (this.run !== null && !this.#exitSeen)) return Promise.resolve('skipped');
     this.#clearTimer('restart');
-    this.#clearTimer('ready');
     this.#stopRequested = false;
     this.#killReason = null;
+    this.#neverReady = false;
+    // Its `--after` daemons first: the supervisor starts it again when they are online.
+    const dependency = this.#ctx.waitingFor(this.spec);
+    if (dependency !== null) {
+      this.#setStatus('waiting', `waiting for ${dependency} to be online`);
+      return Promise.resolve('waiting');
+    }
     this.#exitSeen = false;
     this.#socket = null;
     const run: RunRecord = { pid: null, secret: randomBytes(24).toString('hex'), startedAt: Date.now() };
@@ -190,6 +201,8 @@ export class Managed {
       const port = this.spec.leases[protocol];
       if (port !== undefined) env[`DAE_${protocol.toUpperCase()}_PORT`] = String(port);
     }
+    // The convention most programs read: the tcp lease.
+    if (this.spec.leases.tcp !== undefined) env.PORT = String(this.spec.leases.tcp);
     const failed = (reason: string): false => {
       this.run = null;
       this.#setStatus('errored', reason);
@@ -203,27 +216,56 @@ export class Managed {
       return failed(`cannot open log files: ${(error as Error).message}`);
     }
     let child: ChildProcess;
+    const interpreter = this.spec.interpreter === undefined ? 'node' : this.spec.interpreter;
     try {
-      child = spawnDaemon({ script: this.spec.script, args: this.spec.args, cwd: this.spec.cwd, env, stdout: logs.out, stderr: logs.err });
+      child = spawnProgram({ program: this.spec.script, interpreter, args: this.spec.args, cwd: this.spec.cwd, env, stdout: logs.out, stderr: logs.err });
     } catch (error) {
       // E2BIG, ENOMEM, a NUL byte: Node throws at once. The daemon is errored; the supervisor goes on.
-      return failed(`cannot spawn node ${this.spec.script}: ${(error as Error).message}`);
+      return failed(`cannot spawn ${this.spec.script}: ${(error as Error).message}`);
     } finally {
       logs.close();
     }
     if (child.pid === undefined) {
-      child.once('error', () => undefined);
-      return failed(`cannot spawn node ${this.spec.script}`);
+      // ENOENT, EACCES of the program or its interpreter come as an error event.
+      child.once('error', (error) => this.#status === 'errored' && this.#setStatus('errored', `cannot spawn ${this.spec.script}: ${error.message}`));
+      return failed(`cannot spawn ${this.spec.script}`);
     }
     this.#child = child;
     run.pid = child.pid;
     run.startedAt = Date.now();
+    const ticks = processStartTicks(child.pid);
+    if (ticks !== null) run.startTicks = ticks;
     child.once('error', (error) => debug('%s child error %s', this.name, error.message));
     child.once('exit', (code, signal) => this.#exited({ exitCode: code, signal, uptime: Date.now() - run.startedAt }));
     // The pid is a convenience for the next supervisor: the secret written before the spawn already finds the process.
     this.#persistLater();
-    this.#readyTimer = setTimeout(() => this.#kill(`no ready report within ${this.#ctx.config.readyTimeout} ms`), this.#ctx.config.readyTimeout);
+    this.#beginWatch().begin();
     return true;
+  }
+
+  // Readiness and health of the current run, by its modes.
+  #beginWatch(): RunWatch {
+    this.#watch?.end();
+    const ready = parseReady(this.spec.ready ?? 'auto');
+    const health = parseHealth(this.spec.health ?? defaultHealth(this.spec.ready ?? 'auto'));
+    const { readyTimeout, readyAfter, liveness } = this.#ctx.config;
+    const watch = new RunWatch(
+      { ready, health, host: this.spec.host ?? this.#ctx.config.host, port: this.spec.leases.tcp, readyTimeout, readyAfter, liveness },
+      {
+        ready: () => {
+          if (this.#watch !== watch || this.run === null) return;
+          this.#portHeldBy = undefined;
+          this.#setStatus('online', null);
+        },
+        failed: (reason, neverReady) => {
+          if (this.#watch !== watch) return;
+          this.#neverReady = neverReady;
+          this.#kill(reason);
+        },
+      },
+    );
+    this.#watch = watch;
+    return watch;
   }
 
   // A write nobody waits for: a failure is logged by the supervisor, and the next write carries everything again.
@@ -231,14 +273,18 @@ export class Managed {
     this.#ctx.persist().catch(() => undefined);
   }
 
-  /** Waits for a run left by a previous supervisor to re-connect; restarts it if it does not in time. */
+  /**
+   * Takes back a run a previous supervisor left: one that had reported ready must re-connect (restarted if it does not
+   * in time); any other program is online as it runs (its health checks resume; its death is seen by its pid).
+   */
   adopt(run: RunRecord & { pid: number }): void {
     this.run = run;
     this.#child = null;
     this.#stopRequested = false;
     this.#exitSeen = false;
-    this.#setStatus('starting', 'waiting for the running daemon to re-connect');
-    this.#readyTimer = setTimeout(() => this.#kill(`did not re-connect within ${this.#ctx.config.adoptTimeout} ms`), this.#ctx.config.adoptTimeout);
+    this.#setStatus('starting', run.reported === true ? 'waiting for the running daemon to re-connect' : null);
+    this.#beginWatch().adopt(run.reported === true, this.#ctx.config.adoptTimeout);
+    if (run.reported !== true) this.#watchGone(run);
   }
 
   /** True when `secret` is the current run's. */
@@ -264,25 +310,27 @@ export class Managed {
         throw new DaeError('ERR_BAD_ARGS', `${this.name} ${reason}`);
       }
     }
-    this.#clearTimer('ready');
     this.#portHeldBy = undefined;
     this.#socket = typeof report.ports.unix === 'string' ? report.ports.unix : null;
     this.#channel = guest;
+    const watch = this.#watch;
     guest.once('close', () => {
       if (this.#detached) return;
       if (this.#channel === guest) this.#channel = null;
+      watch?.channelClosed(guest);
       // An adopted run has no exit event: a closed channel is how its death shows.
       if (this.#child === null && this.run === run) this.#watchGone(run);
     });
-    this.#misses = 0;
-    this.#awaiting = null;
-    this.#startLiveness();
-    this.#setStatus('online', null);
+    if (run.reported !== true) {
+      run.reported = true;
+      this.#persistLater();
+    }
+    watch?.reported(guest);
   }
 
   /** The child answered a liveness ping. */
   alive(seq: unknown): void {
-    if (seq === this.#awaiting) this.#awaiting = null;
+    this.#watch?.alive(seq);
   }
 
   /** Stops the run: the stop signal to the whole group, SIGKILL after the timeout. Resolves when it is gone. */
@@ -312,16 +360,17 @@ export class Managed {
   /** Leaves the run alone for good (the supervisor goes; the next one adopts it): nothing here acts on it again. */
   detach(): void {
     this.#detached = true;
-    for (const timer of ['ready', 'restart', 'liveness', 'poll'] as const) this.#clearTimer(timer);
+    this.#watch?.end();
+    for (const timer of ['restart', 'poll'] as const) this.#clearTimer(timer);
     this.#child?.removeAllListeners('exit');
     this.#child?.unref();
   }
 
-  /** CPU, memory and `maxMemory`, sampled in the background. */
-  sample(now: number): void {
+  /** CPU, memory and `maxMemory` of the whole process group, sampled in the background (one /proc scan for all). */
+  sample(now: number, groups: ReadonlyMap<number, GroupSample>): void {
     if (this.run === null || this.run.pid === null || this.#status === 'stopped') return;
-    const sample = sampleProcess(this.run.pid);
-    if (sample === null) return;
+    const sample = groups.get(this.run.pid);
+    if (sample === undefined) return;
     if (this.#lastSample !== null && now > this.#lastSample.at) {
       this.#cpu = Math.max(0, ((sample.ticks - this.#lastSample.ticks) / CLOCK_TICKS / ((now - this.#lastSample.at) / 1000)) * 100);
     }
@@ -329,7 +378,7 @@ export class Managed {
     this.#memory = sample.rss;
     if (this.spec.maxMemory > 0 && this.#status === 'online') {
       this.#overMemory = sample.rss > this.spec.maxMemory ? this.#overMemory + 1 : 0;
-      if (this.#overMemory >= 2) this.#kill(`memory ${sample.rss} bytes stayed over max-memory ${this.spec.maxMemory}`);
+      if (this.#overMemory >= 2) this.#kill(`memory ${sample.rss} bytes (${sample.processes} process${sample.processes === 1 ? '' : 'es'} of its group) stayed over max-memory ${this.spec.maxMemory}`);
     }
   }
 
@@ -346,34 +395,14 @@ export class Managed {
       cpu: online ? Math.round(this.#cpu * 10) / 10 : 0,
       memory: online ? this.#memory : 0,
       lastExit: this.#lastExit,
-      reason: this.#reason ?? (this.#misses > 0 ? `liveness: ${this.#misses} ping(s) unanswered` : null),
+      reason: this.#reason ?? ((this.#watch?.misses ?? 0) > 0 && this.#status === 'online' ? `health: ${this.#watch!.misses} check(s) failed in a row` : null),
       script: this.spec.script,
       adopted: online && this.#child === null,
+      lastHealth: online ? (this.#watch?.health ?? null) : null,
     };
     if (this.#portHeldBy) entry.portHeldBy = this.#portHeldBy;
     if (this.spec.lan) entry.lan = { ...this.spec.lan };
     return entry;
-  }
-
-  #startLiveness(): void {
-    this.#clearTimer('liveness');
-    const { interval, misses } = this.#ctx.config.liveness;
-    if (interval <= 0) return;
-    this.#livenessTimer = setInterval(() => {
-      if (this.#status !== 'online') return;
-      if (this.#awaiting !== null || this.#channel === null) this.#misses++;
-      else this.#misses = 0;
-      if (this.#misses >= misses) {
-        this.#kill(`hung: ${this.#misses} liveness pings unanswered`);
-        return;
-      }
-      this.#awaiting = ++this.#seq;
-      try {
-        this.#channel?.push('liveness', this.#seq);
-      } catch {
-        // the channel closed meanwhile: counted as a miss next time
-      }
-    }, interval);
   }
 
   // Kills the run at once for `reason`; the exit then goes through the restart policy.
@@ -408,7 +437,9 @@ export class Managed {
     if (this.#exitSeen || this.run === null || this.#detached) return;
     this.#exitSeen = true;
     const run = this.run;
-    for (const timer of ['ready', 'liveness', 'poll'] as const) this.#clearTimer(timer);
+    this.#clearTimer('poll');
+    this.#watch?.end();
+    this.#watch = null;
     // No orphan keeps the port: whatever is left of the group goes with its leader (and is awaited before a restart).
     if (run.pid !== null && groupAlive(run.pid)) killGroup(run.pid, 'SIGKILL');
     this.#lastRun = run;
@@ -416,8 +447,6 @@ export class Managed {
     this.#channel = null;
     this.#child = null;
     this.run = null;
-    this.#awaiting = null;
-    this.#misses = 0;
     this.#overMemory = 0;
     this.#lastSample = null;
     // A new run never shows the last one's figures.
@@ -433,7 +462,7 @@ export class Managed {
     if (this.#stopRequested) {
       this.#setStatus('stopped', this.#reason);
     } else {
-      const decision = decideRestart(this.#policy(), this.#history, facts);
+      const decision = decideRestart(this.#policy(), this.#history, { ...facts, neverReady: this.#neverReady });
       this.#history = decision.history;
       const reason = this.#killReason ? `${this.#killReason} (${what})` : decision.reason;
       if (decision.action === 'restart') {
@@ -499,14 +528,11 @@ export class Managed {
     return { ...this.#ctx.config.restart, mode: this.spec.restart, maxRestarts: this.spec.maxRestarts, minUptime: this.spec.minUptime };
   }
 
-  #clearTimer(which: 'ready' | 'restart' | 'liveness' | 'poll'): void {
-    const timers = { ready: this.#readyTimer, restart: this.#restartTimer, liveness: this.#livenessTimer, poll: this.#pollTimer };
-    const timer = timers[which];
+  #clearTimer(which: 'restart' | 'poll'): void {
+    const timer = which === 'restart' ? this.#restartTimer : this.#pollTimer;
     if (timer === null) return;
     clearTimeout(timer);
-    if (which === 'ready') this.#readyTimer = null;
-    else if (which === 'restart') this.#restartTimer = null;
-    else if (which === 'liveness') this.#livenessTimer = null;
+    if (which === 'restart') this.#restartTimer = null;
     else this.#pollTimer = null;
   }
 

@@ -37,6 +37,8 @@ export interface ExitFacts {
   signal: string | null;
   /** How long the run lasted (ms). */
   uptime: number;
+  /** It never became ready: a failed start (a quick exit), however long it lasted. */
+  neverReady?: boolean;
 }
 
 export type Decision =
@@ -53,10 +55,10 @@ export function describeExit(exit: Pick<ExitFacts, 'exitCode' | 'signal'>): stri
 export function decideRestart(policy: RestartPolicy, history: RestartHistory, exit: ExitFacts): Decision {
   const what = describeExit(exit);
   const clean = exit.exitCode === 0 && exit.signal === null;
-  const base = exit.uptime >= policy.resetAfter ? FRESH_HISTORY : history;
+  const base = exit.uptime >= policy.resetAfter && exit.neverReady !== true ? FRESH_HISTORY : history;
   if (policy.mode === 'never') return { action: 'stop', status: 'stopped', history: base, reason: `${what} (restart: never)` };
   if (policy.mode === 'on-failure' && clean) return { action: 'stop', status: 'stopped', history: base, reason: `${what} (restart: on-failure)` };
-  if (exit.uptime >= policy.minUptime) {
+  if (exit.uptime >= policy.minUptime && exit.neverReady !== true) {
     // It was up: the first restart is immediate, and the row of quick exits is broken.
     return { action: 'restart', delay: 0, history: { quickExits: 0, nextDelay: base.nextDelay }, reason: what };
   }
@@ -64,10 +66,10 @@ export function decideRestart(policy: RestartPolicy, history: RestartHistory, ex
   if (quickExits >= policy.maxRestarts) {
     return {
       action: 'stop', status: 'errored', history: { quickExits, nextDelay: base.nextDelay },
-      reason: `${what}; ${quickExits} exits in a row within ${policy.minUptime} ms of starting: not restarted (dae restart clears this)`,
+      reason: `${what}; ${quickExits} exits in a row within ${policy.minUptime} ms of starting or before it was ready: not restarted (dae restart clears this)`,
     };
   }
   const delay = base.nextDelay;
   const nextDelay = delay === 0 ? policy.backoffBase : Math.min(delay * 2, policy.backoffMax);
-  return { action: 'restart', delay, history: { quickExits, nextDelay }, reason: `${what} within ${exit.uptime} ms of starting` };
+  return { action: 'restart', delay, history: { quickExits, nextDelay }, reason: exit.neverReady === true ? `${what}: it never became ready` : `${what} within ${exit.uptime} ms of starting` };
 }

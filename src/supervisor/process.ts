@@ -4,7 +4,10 @@ import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 
 export interface SpawnSpec {
-  script: string;
+  /** The program's absolute path. */
+  program: string;
+  /** `node` (this process's node), an interpreter's absolute path, or null: the program runs by itself. */
+  interpreter: string | null;
   args: readonly string[];
   cwd: string;
   env: NodeJS.ProcessEnv;
@@ -13,9 +16,10 @@ export interface SpawnSpec {
   stderr: number;
 }
 
-/** Spawns `node script` as the leader of a new process group (and session): nothing of ours wraps it. */
-export function spawnDaemon(spec: SpawnSpec): ChildProcess {
-  return spawn(process.execPath, [spec.script, ...spec.args], {
+/** Spawns the program (under its interpreter) as the leader of a new process group (and session): nothing wraps it. */
+export function spawnProgram(spec: SpawnSpec): ChildProcess {
+  const [command, args] = spec.interpreter === null ? [spec.program, spec.args] : [spec.interpreter === 'node' ? process.execPath : spec.interpreter, [spec.program, ...spec.args]];
+  return spawn(command, args, {
     cwd: spec.cwd,
     env: spec.env,
     detached: true,
@@ -94,15 +98,43 @@ export function hasSecret(pid: number, secret: string): boolean {
   }
 }
 
-/** CPU time (clock ticks) and resident memory (bytes) of a process, from /proc; null when it is gone. */
-export function sampleProcess(pid: number): { ticks: number; rss: number } | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+/** CPU time (clock ticks) and resident memory (bytes) of a whole process group, and how many processes it has. */
+export interface GroupSample {
+  ticks: number;
+  rss: number;
+  processes: number;
+}
+
+/** Every process group's CPU and memory, from one pass over /proc (children a daemon spawned count with it). */
+export function sampleGroups(): Map<number, GroupSample> {
+  const groups = new Map<number, GroupSample>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+    } catch {
+      continue; // gone meanwhile
+    }
     // Fields after the command name (which may hold spaces) start after the last ')'.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    const rss = Number(fields[21]) * PAGE_SIZE;
-    return { ticks, rss };
+    if (fields[0] === 'Z' || fields[0] === 'X') continue;
+    const pgid = Number(fields[2]);
+    const group = groups.get(pgid) ?? { ticks: 0, rss: 0, processes: 0 };
+    group.ticks += Number(fields[11]) + Number(fields[12]);
+    group.rss += Number(fields[21]) * PAGE_SIZE;
+    group.processes++;
+    groups.set(pgid, group);
+  }
+  return groups;
+}
+
+/** A live process's start time (clock ticks since boot), or null when it is gone (a zombie is gone). */
+export function processStartTicks(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[0] === 'Z' || fields[0] === 'X' ? null : Number(fields[19]);
   } catch {
     return null;
   }

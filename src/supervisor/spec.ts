@@ -3,13 +3,23 @@ import { constants } from 'node:os';
 import { DaeError } from '../errors.js';
 import type { Protocol } from './config.js';
 import type { RestartMode } from './policy.js';
+import { parseHealth, parseReady } from './readiness.js';
 
-export type Status = 'starting' | 'online' | 'stopping' | 'stopped' | 'backoff' | 'errored';
+export type Status = 'waiting' | 'starting' | 'online' | 'stopping' | 'stopped' | 'backoff' | 'errored';
 
 /** One installed daemon, as asked for: never what is observed. */
 export interface DaemonSpec {
   name: string;
+  /** The program (absolute path): a Node script, or any executable. */
   script: string;
+  /** `node` (the supervisor's), an interpreter's absolute path, or null: it runs by itself. Absent: `node`. */
+  interpreter?: string | null;
+  /** When a run is ready (`--ready`): report, port, port:<n>, http:<path>, none or auto. Absent: auto. */
+  ready?: string;
+  /** How its health is checked (`--health`). Absent: what `ready` implies. */
+  health?: string;
+  /** Daemons that must be online before it starts (`--after`). */
+  after?: string[];
   args: string[];
   env: Record<string, string>;
   cwd: string;
@@ -36,6 +46,10 @@ export interface LanPlacement {
 
 /** The run a supervisor left behind, kept so the next one can take it back (the secret proves it). */
 export interface RunRecord {
+  /** It sent a dae ready report: after a supervisor restart it re-connects; a run that never did is adopted as it is. */
+  reported?: boolean;
+  /** Its start time in clock ticks since boot: with the pid, it proves a run that rewrote its environment. */
+  startTicks?: number;
   /** null while the spawn is under way: the record is written first, so a crash never leaves an unknown process. */
   pid: number | null;
   secret: string;
@@ -61,6 +75,11 @@ export interface InstallOptions {
   maxMemory?: number;
   /** Ports to lease exactly, per protocol; install fails with ERR_NO_PORT when one is taken. */
   ports?: Partial<Record<Protocol, number>>;
+  /** A path, a command name, or `none` (run the program by itself); default: node for .js/.mjs/.cjs, else none. */
+  interpreter?: string;
+  ready?: string;
+  health?: string;
+  after?: string[];
 }
 
 export const NAME = /^[A-Za-z0-9._-]{1,64}$/;
@@ -144,12 +163,29 @@ export function checkInstallOptions(input: unknown): InstallOptions {
       case 'ports':
         out.ports = checkPortMap(value, 'option ports');
         break;
+      case 'interpreter':
+        if (typeof value !== 'string' || value === '') throw new DaeError('ERR_BAD_ARGS', `option interpreter must be a path, a command name or none, got ${JSON.stringify(value)}`);
+        out.interpreter = value;
+        break;
+      case 'ready':
+        parseReady(value);
+        out.ready = value as string;
+        break;
+      case 'health':
+        parseHealth(value);
+        out.health = value as string;
+        break;
+      case 'after':
+        if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) throw new DaeError('ERR_BAD_ARGS', `option after must be a list of daemon names, got ${JSON.stringify(value)}`);
+        value.forEach((item: string) => checkName(item));
+        out.after = [...new Set(value as string[])];
+        break;
       case 'stopSignal':
         if (typeof value !== 'string' || !(value in constants.signals)) throw new DaeError('ERR_BAD_ARGS', `option stopSignal must be a signal name like SIGTERM, got ${JSON.stringify(value)}`);
         out.stopSignal = value;
         break;
       default:
-        throw new DaeError('ERR_BAD_ARGS', `unknown install option ${JSON.stringify(key)} (known: args, env, cwd, restart, maxRestarts, minUptime, stopSignal, stopTimeout, maxMemory, ports)`);
+        throw new DaeError('ERR_BAD_ARGS', `unknown install option ${JSON.stringify(key)} (known: args, env, cwd, restart, maxRestarts, minUptime, stopSignal, stopTimeout, maxMemory, ports, interpreter, ready, health, after)`);
     }
   }
   return out;
@@ -193,15 +229,31 @@ const SPEC_FIELDS = new Map<string, { check: FieldCheck; optional?: true }>([
   ['maxMemory', { check: isWhole(0) }],
   ['leases', { check: isLeases }],
   ['stopped', { check: isBoolean }],
+  ['interpreter', { check: (value) => (value === null || isAbsolute(value) === null || value === 'node' ? null : '"node", an absolute path or null'), optional: true }],
+  ['ready', { check: (value) => checks(() => parseReady(value)), optional: true }],
+  ['health', { check: (value) => checks(() => parseHealth(value)), optional: true }],
+  ['after', { check: (value) => (Array.isArray(value) && value.every((item) => typeof item === 'string' && NAME.test(item)) ? null : 'a list of daemon names'), optional: true }],
   ['host', { check: isString, optional: true }],
   ['lan', { check: isPlacement, optional: true }],
 ]);
+
+// A check that throws (a parser) as a field check.
+function checks(parse: () => unknown): string | null {
+  try {
+    parse();
+    return null;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
 
 const RUN_FIELDS = new Map<string, FieldCheck>([
   // null: written ahead of the spawn, before the pid is known (the secret finds the process).
   ['pid', (value) => (value === null || (Number.isInteger(value) && (value as number) > 0) ? null : 'a process id or null')],
   ['secret', (value) => (typeof value === 'string' && /^[0-9a-f]{16,128}$/.test(value) ? null : 'a hex secret')],
   ['startedAt', isWhole(0)],
+  ['reported', isBoolean],
+  ['startTicks', isWhole(0)],
 ]);
 
 function fields(value: unknown, where: string, rules: Map<string, { check: FieldCheck; optional?: true }>, problems: string[]): void {
@@ -234,7 +286,7 @@ export function checkState(value: unknown, source: string): PersistedState {
     fields(entry.spec, `daemons[${i}].spec`, SPEC_FIELDS, problems);
     if (!Object.hasOwn(entry, 'run')) problems.push(`daemons[${i}].run is missing`);
     if (entry.restarts !== undefined && isWhole(0)(entry.restarts) !== null) problems.push(`daemons[${i}].restarts expected a whole number >= 0, found ${JSON.stringify(entry.restarts)}`);
-    else if (entry.run !== null) fields(entry.run, `daemons[${i}].run`, new Map([...RUN_FIELDS].map(([k, check]) => [k, { check }])), problems);
+    else if (entry.run !== null) fields(entry.run, `daemons[${i}].run`, new Map([...RUN_FIELDS].map(([k, check]) => [k, { check, ...(k === 'reported' || k === 'startTicks' ? { optional: true as const } : {}) }])), problems);
     const name = (entry.spec as { name?: unknown } | null)?.name;
     if (typeof name === 'string' && names.has(name)) problems.push(`daemons[${i}].spec.name ${name} is installed twice`);
     if (typeof name === 'string') names.add(name);

@@ -261,7 +261,7 @@ describe('daemons through the CLI', () => {
     const entries = JSON.parse(listed) as ListEntry[];
     assert.equal(entries.length, 1);
     const [web] = entries as [ListEntry];
-    assert.deepEqual(Object.keys(web).sort(), ['adopted', 'cpu', 'lastExit', 'memory', 'name', 'pid', 'ports', 'reason', 'restarts', 'script', 'socket', 'status', 'uptime']);
+    assert.deepEqual(Object.keys(web).sort(), ['adopted', 'cpu', 'lastExit', 'lastHealth', 'memory', 'name', 'pid', 'ports', 'reason', 'restarts', 'script', 'socket', 'status', 'uptime']);
     assert.deepEqual([web.name, web.status, web.pid, web.script, web.adopted, web.restarts], ['web', 'online', pid, ECHO, false, 0]);
     assert.deepEqual(web.ports, { tcp: w.base, http: w.base + 1000, ws: w.base + 2000 });
     const client = await Client.connect({ path: join(w.home, 'run', 'dae.sock') });
@@ -329,7 +329,7 @@ describe('daemons through the CLI', () => {
     await fails(w, 1, /^dae: ERR_NOT_INSTALLED: /, 'stop', 'nobody');
     await fails(w, 1, /^dae: ERR_NOT_INSTALLED: /, 'logs', 'nobody');
     await fails(w, 1, /^dae: ERR_ALREADY_INSTALLED: web is already installed/, 'install', 'web', script);
-    await fails(w, 1, /^dae: ERR_BAD_ARGS: script .*missing\.js does not exist/, 'install', 'other', 'missing.js');
+    await fails(w, 1, /^dae: ERR_BAD_ARGS: missing\.js is not a file here, nor a command on PATH\n$/, 'install', 'other', 'missing.js');
     await fails(w, 1, /^dae: ERR_BAD_ARGS: name must be/, 'install', 'a:b', script);
     await fails(w, 1, /^dae: ERR_UNKNOWN_COMMAND: /, 'send', 'web', 'nope');
 

@@ -47,7 +47,7 @@ describe('install and list', () => {
     const whois = (await call(entry.ports.tcp!, 'whois')) as { name: string; pid: number };
     assert.deepEqual([whois.name, whois.pid], ['kv', entry.pid]);
     const [listed] = dae.list();
-    assert.deepEqual(Object.keys(listed!).sort(), ['adopted', 'cpu', 'lastExit', 'memory', 'name', 'pid', 'ports', 'reason', 'restarts', 'script', 'socket', 'status', 'uptime']);
+    assert.deepEqual(Object.keys(listed!).sort(), ['adopted', 'cpu', 'lastExit', 'lastHealth', 'memory', 'name', 'pid', 'ports', 'reason', 'restarts', 'script', 'socket', 'status', 'uptime']);
     assert.ok(!JSON.stringify(dae.list()).includes('DAE_SECRET'));
     assert.deepEqual(await dae.dispatch('list'), dae.list());
   });
@@ -165,13 +165,15 @@ describe('restart policy', () => {
 });
 
 describe('ready, liveness and stop', () => {
-  test('a daemon that never reports ready is killed at the deadline and never shows online', async () => {
-    const dae = await supervisor({ readyTimeout: 300 });
+  test('a daemon that never reports ready (--ready report) is killed at the deadline, never shows online, ends errored', async () => {
+    // A start that is not ready in time is a failed start however long it lasted: errored after maxRestarts, never
+    // restarted forever (readyTimeout 1.5 s is longer than minUptime 1 s here).
+    const dae = await supervisor({ readyTimeout: 1500 });
     const seen: StatusEvent[] = [];
     const errored = untilStatus(dae, 'mute', 'errored', seen);
-    await dae.install('mute', fixture('never-ready'), { maxRestarts: 2 });
+    await dae.install('mute', fixture('never-ready'), { maxRestarts: 2, minUptime: 1000, ready: 'report' });
     const event = await errored;
-    assert.match(event.reason!, /no ready report within 300 ms/);
+    assert.match(event.reason!, /^not ready within 1500 ms \(ready: report\) \(killed by SIGKILL\); killed by SIGKILL; 2 exits in a row/);
     assert.ok(!seen.some((e) => e.to === 'online'));
   });
 
@@ -329,7 +331,7 @@ describe('resources', () => {
     // The kill may come before the reply.
     await client.call('leak', 200).catch(() => undefined);
     client.destroy();
-    assert.match((await backoff).reason!, /memory \d+ bytes stayed over max-memory 157286400/);
+    assert.match((await backoff).reason!, /memory \d+ bytes \(1 process of its group\) stayed over max-memory 157286400/);
   });
 });
 

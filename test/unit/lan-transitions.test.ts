@@ -95,7 +95,7 @@ test('failNeed: the first quick exit is retried at once, then backoff doubles, e
   assert.deepEqual(seen, [
     ['unsatisfied', 0, 'exited with code 1 on m1'],
     backoff(100), backoff(200), backoff(400), backoff(800), backoff(1600), backoff(3200), backoff(6400), backoff(12800),
-    ['errored', 0, 'exited with code 1 on m1; exited with code 1; 10 exits in a row within 5000 ms of starting: not restarted (dae restart clears this)'],
+    ['errored', 0, 'exited with code 1 on m1; exited with code 1; 10 exits in a row within 5000 ms of starting or before it was ready: not restarted (dae restart clears this)'],
   ]);
   assert.deepEqual(need.history, { quickExits: 10, nextDelay: 25600 });
   assert.equal(need.epoch, 10, 'one epoch per claim, none for a failure');
