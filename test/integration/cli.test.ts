@@ -334,7 +334,7 @@ describe('daemons through the CLI', () => {
     await fails(w, 1, /^dae: ERR_UNKNOWN_COMMAND: /, 'send', 'web', 'nope');
 
     // Usage errors: exit 2.
-    await fails(w, 2, /missing required argument 'script'/, 'install', 'x');
+    await fails(w, 2, /missing required argument 'program'/, 'install', 'x');
     await fails(w, 2, /missing required argument 'name'/, 'stop');
     await fails(w, 2, /argument 'sometimes' is invalid\. Allowed choices are always, on-failure, never/, 'install', 'x', script, '--restart', 'sometimes');
     await fails(w, 2, /expected a whole number/, 'logs', 'web', '-n', 'many');
