@@ -15,6 +15,9 @@ interface NeedAddOptions extends LanReach {
   port: string[];
   pin?: string;
   timeout?: number;
+  interpreter?: string;
+  ready?: string;
+  after: string[];
 }
 
 // `dae needs` / `dae services`: what the LAN manager answers, as a table or as JSON.
@@ -96,8 +99,15 @@ export function addLanCommands(program: Command): void {
     .option('--port <protocol=port>', 'a port the daemon must get, like tcp=15000 (repeatable)', collect, [])
     .option('--pin <address|cidr>', 'run only on the machine advertising this address, or inside this IPv4 CIDR')
     .option('--timeout <ms>', 'a claim not reachable within this counts as a failed start (restart policy)', whole)
+    .option('--interpreter <path|none>', 'run the program with this interpreter (an absolute path, inside the machines\' allowedscripts), or none')
+    .option('--ready <mode>', 'when a copy is ready, and how the LAN manager checks it: report, port, port:<n>, http:<path>, none, auto')
+    .option('--after <need>', 'claim it only once this need is satisfied somewhere on the LAN (repeatable)', collect, [])
     .action(async (instancename: string, script: string, args: string[], o: NeedAddOptions) => {
-      const input = { instancename, script: resolve(script), args, env: o.env, ports: ports(o.port), pin: o.pin, timeout: o.timeout };
+      const input = {
+        instancename, script: resolve(script), args, env: o.env, ports: ports(o.port), pin: o.pin, timeout: o.timeout,
+        interpreter: o.interpreter === undefined || o.interpreter === 'none' ? o.interpreter : resolve(o.interpreter), ready: o.ready,
+        after: o.after.length > 0 ? o.after : undefined,
+      };
       const added = (await callLan(o, 'need.add', input)) as Need;
       out(`need ${added.instancename} added: ${added.script} (${added.status})\n`);
     });

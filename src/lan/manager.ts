@@ -14,7 +14,9 @@ import { canServe } from './placement.js';
 import { checkReachable } from './reach.js';
 import { bad, checkNeed, isObject, type Need, type Service } from './records.js';
 import type { MachineLease, MachineRecord, Registry } from './registry.js';
-import { claimNeed, failNeed, holdsClaim, isClaimable, releaseNeed, satisfyNeed, sweepNeed } from './transitions.js';
+import { claimNeed, failNeed, holdsClaim, isClaimable, releaseNeed, satisfyNeed, sweepNeed, waitsFor } from './transitions.js';
+import { parseReady } from '../supervisor/readiness.js';
+import { probeHttp, probePort } from '../supervisor/probe.js';
 
 const debug = createDebug('lan');
 
@@ -62,6 +64,8 @@ interface RunningCopy {
   pid: number | null;
   ports: Service['ports'];
   since?: string;
+  /** The copy sent a dae ready report (a dae daemon: `whois` proves it). */
+  reported?: boolean;
 }
 
 /** What a machine reports when a run it placed has ended (or never came up). */
@@ -102,7 +106,21 @@ function checkCopy(input: unknown): RunningCopy {
   checkName(instancename);
   if (typeof epoch !== 'number' || !Number.isInteger(epoch) || epoch < 1) throw bad(`epoch must be a whole number >= 1, got ${JSON.stringify(epoch)}`);
   if (pid !== null && (typeof pid !== 'number' || !Number.isInteger(pid) || pid < 1)) throw bad(`pid must be a process id, got ${JSON.stringify(pid)}`);
-  return { instancename: instancename as string, epoch, pid: pid as number | null, ports: checkPortMap(ports, 'ports'), since: typeof input.since === 'string' ? input.since : undefined };
+  return {
+    instancename: instancename as string, epoch, pid: pid as number | null, ports: checkPortMap(ports, 'ports'),
+    since: typeof input.since === 'string' ? input.since : undefined, reported: input.reported === true,
+  };
+}
+
+/** How the LAN manager checks a reported copy: `whois` (a dae daemon), a probe (the need's `ready` port or http mode),
+ * or the machine's word (`none`, or `auto` for a program that never sent a ready report). */
+type ReachCheck = 'whois' | 'trust' | string;
+
+function reachCheck(ready: string | undefined, reported: boolean): ReachCheck {
+  const mode = parseReady(ready ?? 'auto');
+  if (mode.kind === 'report' || (mode.kind === 'auto' && reported)) return 'whois';
+  if (mode.kind === 'port' || mode.kind === 'http') return ready!;
+  return 'trust';
 }
 
 function checkExit(input: unknown): ExitReport {
@@ -412,6 +430,11 @@ export class LanManager extends Daemon {
     if (entry === null) throw new DaeError('ERR_NO_SUCH_NEED', `no need named ${name}`);
     const need = entry.value;
     if (!isClaimable(need, Date.now())) throw new DaeError('ERR_CONFLICT', `need ${name} is ${need.status}${need.claim ? ` (machine ${need.claim.machine})` : ''}`);
+    if (need.after !== undefined) {
+      const all = new Map((await this.registry.listNeeds()).map(({ value }) => [value.instancename, value]));
+      const first = waitsFor(need, all);
+      if (first !== null) throw new DaeError('ERR_CONFLICT', `need ${name} waits for need ${first} to be satisfied`);
+    }
     const verdict = canServe(need, record);
     if (!verdict.ok) {
       await this.#decline(guest, name, verdict.reason);
@@ -432,9 +455,10 @@ export class LanManager extends Daemon {
     if (current === null || !holdsClaim(current.value, record.id, copy.epoch)) {
       throw new DaeError('ERR_CONFLICT', `the claim on ${copy.instancename} (epoch ${copy.epoch}) is no longer this machine's: stop that copy`);
     }
+    const check = reachCheck(current.value.ready, copy.reported === true);
     const why = copy.pid === null || copy.ports.tcp === undefined
-      ? 'no pid or tcp port was reported'
-      : await checkReachable({ address: record.address, port: copy.ports.tcp, name: copy.instancename, pid: copy.pid }, this.#options.reachTimeout);
+      ? (check === 'trust' && copy.pid !== null ? null : 'no pid or tcp port was reported')
+      : await this.#reach(check, record.address, copy.ports.tcp, copy.instancename, copy.pid);
     if (why !== null) {
       const reason = `unreachable: ${why}`;
       await this.#mutate(copy.instancename, (need) => holdsClaim(need, record.id, copy.epoch)
@@ -446,12 +470,22 @@ export class LanManager extends Daemon {
     // Satisfied already (a report repeated) changes nothing; a claim that ended meanwhile is refused.
     await this.#mutate(copy.instancename, (need) => {
       if (!holdsClaim(need, record.id, copy.epoch)) throw new DaeError('ERR_CONFLICT', `the claim on ${copy.instancename} ended while it was checked: stop that copy`);
-      return need.status === 'claimed' ? satisfyNeed(need) : null;
+      return need.status === 'claimed' ? satisfyNeed(need, check === 'trust' ? `on machine ${record.id}'s word: ready ${need.ready ?? 'auto'} without a dae ready report, not checked` : null) : null;
     });
     const service = this.#service(record, copy);
     await this.registry.putService(lease, service);
     this.#log(`need ${copy.instancename} satisfied by ${record.id} pid ${copy.pid} at ${record.address}:${copy.ports.tcp}`);
     return service;
+  }
+
+  // The LAN manager's own check of a reported copy, by its need's `ready` mode.
+  #reach(check: ReachCheck, address: string, port: number, name: string, pid: number): Promise<string | null> {
+    const timeout = this.#options.reachTimeout;
+    if (check === 'whois') return checkReachable({ address, port, name, pid }, timeout);
+    if (check === 'trust') return Promise.resolve(null);
+    const mode = parseReady(check);
+    if (mode.kind === 'http') return probeHttp(address, mode.port ?? port, mode.path, timeout);
+    return probePort(address, mode.kind === 'port' && mode.port !== null ? mode.port : port, timeout);
   }
 
   // A copy ended: its service record goes and the need comes back under the restart policy.
@@ -501,10 +535,11 @@ export class LanManager extends Daemon {
     let wakeAt = now + SWEEP_RETRY_MS; // a store that failed us is asked again
     try {
       const machines = new Set((await this.registry.listMachines()).map((machine) => machine.id));
-      const facts = { now, machines, mayDeclareLost: now - this.#startedAt >= this.#options.startupGrace, policy: this.#options.policy };
+      const listed = await this.registry.listNeeds();
+      const needs = new Map(listed.map(({ value }) => [value.instancename, value]));
+      const facts = { now, machines, mayDeclareLost: now - this.#startedAt >= this.#options.startupGrace, policy: this.#options.policy, needs };
       wakeAt = facts.mayDeclareLost ? Infinity : this.#startedAt + this.#options.startupGrace;
       let changed = false;
-      const listed = await this.registry.listNeeds();
       for (const { value: need, version } of listed) {
         const sweep = sweepNeed(need, facts);
         if (sweep.wakeAt !== null) wakeAt = Math.min(wakeAt, sweep.wakeAt);

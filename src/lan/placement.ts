@@ -13,6 +13,8 @@ export interface MachineFacts {
 export interface NeedFacts {
   instancename: string;
   script: string;
+  /** An interpreter's absolute path, or `none`: it must lie in allowedscripts too. */
+  interpreter?: string;
   env?: Readonly<Record<string, string>>;
   /** A machine address or an IPv4 CIDR (`10.0.0.0/24`); null = anywhere. */
   pin: string | null;
@@ -84,6 +86,9 @@ export function canServe(need: NeedFacts, machine: MachineFacts): { ok: true } |
   if (unsafe !== null) return { ok: false, reason: `env ${unsafe} would load code from outside allowedscripts` };
   if (!isAllowedScript(need.script, machine.allowedscripts)) {
     return { ok: false, reason: `${need.script} is outside allowedscripts of machine ${machine.id} (${machine.allowedscripts.join(', ') || 'none'})` };
+  }
+  if (need.interpreter !== undefined && need.interpreter !== 'none' && !isAllowedScript(need.interpreter, machine.allowedscripts)) {
+    return { ok: false, reason: `interpreter ${need.interpreter} is outside allowedscripts of machine ${machine.id} (${machine.allowedscripts.join(', ') || 'none'})` };
   }
   return { ok: true };
 }

@@ -4,6 +4,7 @@ import { DaeError } from '../errors.js';
 import type { Protocol } from '../supervisor/config.js';
 import { FRESH_HISTORY, type RestartHistory } from '../supervisor/policy.js';
 import { checkName, checkPortMap } from '../supervisor/spec.js';
+import { parseReady } from '../supervisor/readiness.js';
 import { codeLoadingVariable } from './placement.js';
 
 export type NeedStatus = 'unsatisfied' | 'claimed' | 'satisfied' | 'backoff' | 'errored';
@@ -28,6 +29,12 @@ export interface Need {
   pin: string | null;
   /** ms a claim may take to be satisfied before it is released. */
   timeout: number;
+  /** An interpreter's absolute path, or `none` (the program runs by itself); absent: node for .js/.mjs/.cjs, else none. */
+  interpreter?: string;
+  /** When a copy is ready (`--ready`); the LAN manager's reachability check follows it. Absent: auto. */
+  ready?: string;
+  /** Needs that must be satisfied somewhere on the LAN before this one is claimed. */
+  after?: string[];
   status: NeedStatus;
   reason: string | null;
   claim: Claim | null;
@@ -62,10 +69,17 @@ export function bad(message: string): DaeError {
 /** Checks what `need add` was given and returns a fresh, unsatisfied need. */
 export function checkNeed(input: unknown, now = Date.now()): Need {
   if (!isObject(input)) throw bad(`a need is an object, got ${JSON.stringify(input)}`);
-  const known = new Set(['instancename', 'script', 'args', 'env', 'ports', 'pin', 'timeout']);
+  const known = new Set(['instancename', 'script', 'args', 'env', 'ports', 'pin', 'timeout', 'interpreter', 'ready', 'after']);
   for (const key of Object.keys(input)) if (!known.has(key)) throw bad(`unknown need field "${key}" (known: ${[...known].join(', ')})`);
   const instancename = checkName(input.instancename);
-  const { script, args = [], env = {}, ports = {}, pin = null, timeout = DEFAULT_NEED_TIMEOUT } = input;
+  const { script, args = [], env = {}, ports = {}, pin = null, timeout = DEFAULT_NEED_TIMEOUT, interpreter, ready, after } = input;
+  if (interpreter !== undefined && interpreter !== 'none' && (typeof interpreter !== 'string' || !interpreter.startsWith('/'))) {
+    throw bad(`interpreter must be an absolute path or none, got ${JSON.stringify(interpreter)}`);
+  }
+  if (ready !== undefined) parseReady(ready);
+  if (after !== undefined && (!Array.isArray(after) || !after.every((name) => typeof name === 'string'))) throw bad(`after must be a list of need names, got ${JSON.stringify(after)}`);
+  (after as string[] | undefined)?.forEach((name) => checkName(name));
+  if ((after as string[] | undefined)?.includes(instancename)) throw bad(`need ${instancename} cannot wait for itself`);
   if (typeof script !== 'string' || !script.startsWith('/')) throw bad(`script must be an absolute path, got ${JSON.stringify(script)}`);
   if (!Array.isArray(args) || !args.every((arg) => typeof arg === 'string')) throw bad(`args must be a list of strings, got ${JSON.stringify(args)}`);
   if (!isObject(env) || !Object.entries(env).every(([k, v]) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(k) && !k.startsWith('DAE') && typeof v === 'string')) {
@@ -81,6 +95,9 @@ export function checkNeed(input: unknown, now = Date.now()): Need {
   return {
     instancename,
     script,
+    ...(interpreter !== undefined ? { interpreter: interpreter as string } : {}),
+    ...(ready !== undefined ? { ready: ready as string } : {}),
+    ...(after !== undefined && (after as string[]).length > 0 ? { after: [...new Set(after as string[])] } : {}),
     args: args as string[],
     env: env as Record<string, string>,
     ports: checkedPorts,

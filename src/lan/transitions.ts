@@ -2,6 +2,11 @@
 import { decideRestart, type ExitFacts, type RestartPolicy } from '../supervisor/policy.js';
 import type { Need } from './records.js';
 
+/** The first need of `need.after` that is not satisfied somewhere on the LAN (its name), or null. */
+export function waitsFor(need: Need, needs: ReadonlyMap<string, Need>): string | null {
+  return need.after?.find((name) => needs.get(name)?.status !== 'satisfied') ?? null;
+}
+
 /** May a machine claim it now? */
 export function isClaimable(need: Need, now: number): boolean {
   return need.status === 'unsatisfied' || (need.status === 'backoff' && need.notBefore <= now);
@@ -18,9 +23,9 @@ export function claimNeed(need: Need, machine: string, now: number): Need {
   return { ...need, status: 'claimed', reason: null, claim: { machine, epoch, at: now }, epoch, notBefore: 0 };
 }
 
-/** The claimed run answers: the need is a service. */
-export function satisfyNeed(need: Need): Need {
-  return { ...need, status: 'satisfied', reason: null };
+/** The claimed run answers: the need is a service (`note`: how that was known, when not by the LAN manager's check). */
+export function satisfyNeed(need: Need, note: string | null = null): Need {
+  return { ...need, status: 'satisfied', reason: note };
 }
 
 /** Back to unsatisfied without counting against the need (its machine went away; it was not its fault). */
@@ -54,6 +59,8 @@ export interface SweepFacts {
   /** False during the LAN manager's first moments, while machines re-register: nobody is declared lost yet. */
   mayDeclareLost: boolean;
   policy: RestartPolicy;
+  /** Every need by name (for `after`): a free need whose dependencies are not satisfied says which it waits for. */
+  needs?: ReadonlyMap<string, Need>;
 }
 
 /** The timers of one need: claims that timed out, machines that are gone, backoff that ended. */
@@ -77,6 +84,12 @@ export function sweepNeed(need: Need, facts: SweepFacts): Sweep {
   if (need.status === 'backoff') {
     if (need.notBefore <= now) return { next: { ...need, status: 'unsatisfied' }, wakeAt: null };
     return { next: null, wakeAt: need.notBefore };
+  }
+  if (need.status === 'unsatisfied' && facts.needs !== undefined) {
+    const first = waitsFor(need, facts.needs);
+    const reason = first === null ? null : `waiting for need ${first} to be satisfied`;
+    if (first !== null && need.reason !== reason) return { next: { ...need, reason }, wakeAt: null };
+    if (first === null && need.reason?.startsWith('waiting for need ')) return { next: { ...need, reason: null }, wakeAt: null };
   }
   return { next: null, wakeAt: null };
 }

@@ -250,6 +250,11 @@ export class Dae extends Daemon {
     return this.#serial(name, () => this.#install(name, script, { ...options, restart: 'never' }, placement));
   }
 
+  /** True when the daemon's current run sent a dae ready report (it is a dae daemon). */
+  hasReported(name: string): boolean {
+    return this.#managed.get(name)?.run?.reported === true;
+  }
+
   /** True when `port` is leased to no daemon here and can be bound on `host` now. */
   async portAvailable(port: number, host: string): Promise<boolean> {
     return !this.#leased().has(port) && canBind(host, port);

@@ -9,7 +9,7 @@ import { createDebug } from '../debug.js';
 import { canServe, isAllowedScript } from '../lan/placement.js';
 import type { Need } from '../lan/records.js';
 import type { MachineRecord } from '../lan/registry.js';
-import { holdsClaim } from '../lan/transitions.js';
+import { holdsClaim, waitsFor } from '../lan/transitions.js';
 import type { ListEntry, StatusEvent } from './managed.js';
 import { PROTOCOLS } from './config.js';
 import type { InstallOptions, LanPlacement } from './spec.js';
@@ -27,6 +27,8 @@ export interface LanHost {
   installPlaced(name: string, script: string, options: InstallOptions, placement: { host: string; lan: LanPlacement }): Promise<ListEntry>;
   uninstall(name: string): Promise<unknown>;
   portAvailable(port: number, host: string): Promise<boolean>;
+  /** The daemon's current run sent a dae ready report (the LAN manager then checks it with `whois`). */
+  hasReported(name: string): boolean;
   on(event: 'daemon-status', listener: (event: StatusEvent) => void): unknown;
   off(event: 'daemon-status', listener: (event: StatusEvent) => void): unknown;
 }
@@ -225,7 +227,7 @@ export class LanLink {
     const least = Math.min(load, ...held.values());
     // Machines look at the free needs in different orders, so a burst of needs spreads instead of racing.
     for (const need of shuffled(needs)) {
-      if (need.status !== 'unsatisfied' || this.#busy.has(need.instancename)) continue;
+      if (need.status !== 'unsatisfied' || this.#busy.has(need.instancename) || waitsFor(need, byName) !== null) continue;
       if (local.has(need.instancename)) {
         if (!isLan(local.get(need.instancename)!)) void this.#decline(need, `a daemon named ${need.instancename} is installed here by hand`);
         continue;
@@ -260,6 +262,11 @@ export class LanLink {
     const real = realpathSync(need.script);
     const dirs = this.#options.machine.allowedscripts.map((dir) => (existsSync(dir) ? realpathSync(dir) : dir));
     if (!isAllowedScript(real, dirs)) return `${need.script} leads to ${real}, outside allowedscripts`;
+    if (need.interpreter !== undefined && need.interpreter !== 'none') {
+      if (!existsSync(need.interpreter)) return `interpreter ${need.interpreter} does not exist on this machine`;
+      const runner = realpathSync(need.interpreter);
+      if (!isAllowedScript(runner, dirs)) return `interpreter ${need.interpreter} leads to ${runner}, outside allowedscripts`;
+    }
     for (const protocol of PROTOCOLS) {
       const port = need.ports[protocol];
       if (port !== undefined && !(await this.#dae.portAvailable(port, this.#options.machine.address))) {
@@ -290,7 +297,12 @@ export class LanLink {
     try {
       const refusal = await this.#refusal(claimed);
       if (refusal !== null) throw new DaeError('ERR_PLACEMENT', refusal);
-      entry = await this.#dae.installPlaced(name, claimed.script, { args: claimed.args, env: claimed.env, ports: claimed.ports }, {
+      const options = {
+        args: claimed.args, env: claimed.env, ports: claimed.ports,
+        ...(claimed.interpreter !== undefined ? { interpreter: claimed.interpreter } : {}),
+        ...(claimed.ready !== undefined ? { ready: claimed.ready } : {}),
+      };
+      entry = await this.#dae.installPlaced(name, claimed.script, options, {
         host: this.#options.machine.address, lan: { need: name, epoch },
       });
     } catch (error) {
@@ -313,7 +325,7 @@ export class LanLink {
   async #report(entry: ListEntry): Promise<void> {
     const epoch = entry.lan!.epoch;
     try {
-      await this.#call('report', { instancename: entry.name, epoch, pid: entry.pid, ports: entry.ports, since: this.#since(entry.name) });
+      await this.#call('report', { instancename: entry.name, epoch, pid: entry.pid, ports: entry.ports, since: this.#since(entry.name), reported: this.#dae.hasReported(entry.name) });
     } catch (error) {
       const code = (error as DaeError).code;
       if (code === 'ERR_UNREACHABLE' || code === 'ERR_CONFLICT' || code === 'ERR_NO_SUCH_NEED') await this.#release(entry.name, (error as Error).message);
