@@ -7,6 +7,7 @@ import { runCommonTcp } from './common-tcp.js';
 import { runSupervisor } from './supervisor.js';
 import { runDoors } from './doors.js';
 import { runLan } from './lan.js';
+import { runPrograms } from './programs.js';
 import { formatSuite, verdict, type SuiteResult } from './lib/report.js';
 
 interface Suite {
@@ -32,6 +33,7 @@ const suites: readonly Suite[] = [
   { name: 'supervisor', run: () => runSupervisor({ log }) },
   { name: 'doors', run: () => runDoors({ log, serverExecArgv, ...(rounds === undefined ? {} : { rounds }), ...(how === undefined ? {} : { aggregate: how }) }) },
   { name: 'lan', run: () => runLan({ log }) },
+  { name: 'programs', run: () => runPrograms({ log }) },
 ];
 
 const unknown = wanted.filter((name) => !suites.some((suite) => suite.name === name));

@@ -2,7 +2,7 @@
 import type { ListEntry } from '../supervisor/managed.js';
 
 const COLOURS: Record<string, string> = {
-  online: '32', starting: '36', stopping: '33', backoff: '33', stopped: '90', errored: '31', satisfied: '32', claimed: '36', unsatisfied: '33',
+  online: '32', starting: '36', waiting: '36', stopping: '33', backoff: '33', stopped: '90', errored: '31', satisfied: '32', claimed: '36', unsatisfied: '33',
 };
 
 function bytes(n: number): string {

@@ -5,7 +5,9 @@ import { probeHttp, probePort } from './probe.js';
 import { describeMode, isReady, type HealthMode, type ReadyMode } from './readiness.js';
 
 /** How often a starting run's port or URL is tried until it answers (ms). */
-const READY_PROBE_MS = 25;
+const READY_PROBE_MS = 5;
+/** How long one probe waits for an answer (ms). */
+const PROBE_TIMEOUT_MS = 2000;
 
 export interface WatchOptions {
   ready: ReadyMode;
@@ -49,6 +51,7 @@ export class RunWatch {
   #misses = 0;
   #health: HealthResult | null = null;
   #adopting = false;
+  #probing = false;
 
   constructor(options: WatchOptions, events: WatchEvents) {
     this.#options = options;
@@ -142,7 +145,8 @@ export class RunWatch {
   #probe(mode: Extract<HealthMode, { kind: 'port' | 'http' }>): Promise<string | null> {
     const port = mode.port ?? this.#options.port;
     if (port === undefined) return Promise.resolve('no port to probe (no tcp lease, none given)');
-    const timeout = Math.max(100, Math.min(2000, this.#options.liveness.interval || 2000));
+    // Generous, whatever the check interval: a loaded machine answers slowly, and a slow answer is an answer.
+    const timeout = PROBE_TIMEOUT_MS;
     return mode.kind === 'port' ? probePort(this.#options.host, port, timeout) : probeHttp(this.#options.host, port, mode.path, timeout);
   }
 
@@ -165,8 +169,11 @@ export class RunWatch {
     this.#healthTimer = setInterval(() => {
       if (this.#ended) return;
       if (this.#reported) return this.#ping(misses);
-      if (health.kind === 'none') return;
+      // One probe at a time: a tick while the last one still waits is skipped.
+      if (health.kind === 'none' || this.#probing) return;
+      this.#probing = true;
       void this.#probe(health).then((problem) => {
+        this.#probing = false;
         if (this.#ended) return;
         this.#health = { ok: problem === null, at: new Date().toISOString(), detail: problem };
         this.#misses = problem === null ? 0 : this.#misses + 1;
