@@ -41,6 +41,7 @@ export const ERRORS = {
   ERR_AUTH_TIMEOUT: 'a network connection of the supervisor or the LAN manager did not `auth` in time; the connection is closed',
   ERR_MACHINE_CLONED: 'a second live process registered a machine id that another process holds (a cloned home)',
   ERR_MISSING_PACKAGE: 'an optional npm package a feature needs is not installed (the message names it)',
+  ERR_PORT_HELD: 'the supervisor could not bind a port (or socket file) it holds for a daemon: someone else has it',
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

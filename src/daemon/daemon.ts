@@ -16,6 +16,7 @@ import type { Guest, Session } from './session.js';
 import { serveStream } from './stream.js';
 import { SupervisorLink } from './supervised.js';
 import { makePrivate, prepareSocketPath } from './unix.js';
+import { takeListenFds } from '../protocol/listen-fds.js';
 import { Gate } from './gate.js';
 import type { Door, DoorHost } from './door.js';
 
@@ -170,22 +171,33 @@ export abstract class Daemon extends EventEmitter {
       allowHosts: this.#options.allowHosts ?? [],
     };
     const host = this.env.host ?? this.#options.host ?? '127.0.0.1';
+    // Sockets handed over by a supervisor that holds them, or by systemd: listened on as given, never bound here.
+    const held = takeListenFds(this.#options.env ?? process.env, process.pid);
+    const at = (kind: string, where: { port?: number; host?: string; path?: string }): { port?: number; host?: string; path?: string; fd?: number } => {
+      const fd = held?.get(kind);
+      return fd === undefined ? where : { fd };
+    };
     try {
-      const tcp = await this.#listenStream('tcp', { port: this.env.tcpPort ?? this.#options.port ?? 0, host }, false);
+      const tcp = await this.#listenStream('tcp', at('tcp', { port: this.env.tcpPort ?? this.#options.port ?? 0, host }), false);
       this.#port = (tcp.address() as { port: number }).port;
       this.#ports.tcp = this.#port;
       const socket = this.#options.socket ?? true;
-      if (socket !== false) {
+      const heldUnix = held?.get('unix');
+      if (heldUnix !== undefined && this.env.runtimeDir !== undefined) {
+        // The supervisor's copy, made private by it: `<name>.sock` in its runtime folder.
+        await this.#listenStream('unix', { fd: heldUnix }, true);
+        this.#ports.unix = join(this.env.runtimeDir, `${this.name}.sock`);
+      } else if (socket !== false) {
         const path = typeof socket === 'string' ? socket : join(await this.#runtimeDir(), socketName());
         // Mode 0600 in a 0700 folder of the owner: only the owner (and root) can connect, as with the supervisor's
         // control socket, so its connections start authenticated.
         await this.listenUnix(path, true);
         this.#ports.unix = path;
       }
-      const http = this.env.httpPort ?? this.#options.http;
-      if (http !== undefined) this.#ports.http = await this.#listenHttp('http', http, host);
-      const ws = this.env.wsPort ?? this.#options.ws;
-      if (ws !== undefined) this.#ports.ws = await this.#listenHttp('ws', ws, host);
+      const http = held?.has('http') ? 0 : (this.env.httpPort ?? this.#options.http);
+      if (http !== undefined) this.#ports.http = await this.#listenHttp('http', at('http', { port: http, host }));
+      const ws = held?.has('ws') ? 0 : (this.env.wsPort ?? this.#options.ws);
+      if (ws !== undefined) this.#ports.ws = await this.#listenHttp('ws', at('ws', { port: ws, host }));
       await this.openDoors();
     } catch (error) {
       await this.#closeDoors();
@@ -197,7 +209,7 @@ export abstract class Daemon extends EventEmitter {
     debug('%s listening on %s:%d', this.name, host, this.#port);
     const secret = this.env.secret;
     if (this.env.supervised && secret !== undefined) {
-      this.#link = new SupervisorLink(() => ({ name: this.name, pid: process.pid, secret, ports: this.doors() }), this.#options.env ?? process.env);
+      this.#link = new SupervisorLink(() => ({ name: this.name, pid: process.pid, secret, ports: this.doors(), takesSockets: true }), this.#options.env ?? process.env);
       await this.#link.open();
     }
   }
@@ -230,7 +242,7 @@ export abstract class Daemon extends EventEmitter {
     return this.#doorHost;
   }
 
-  async #listenStream(kind: 'tcp' | 'unix', where: { port?: number; host?: string; path?: string }, trusted: boolean): Promise<Server> {
+  async #listenStream(kind: 'tcp' | 'unix', where: { port?: number; host?: string; path?: string; fd?: number }, trusted: boolean): Promise<Server> {
     const server = createServer({ allowHalfOpen: true, noDelay: true });
     serveStream(server, this.#host(), { kind, trusted, accept: (session) => this.#accept(session) });
     await this.#bind(server, kind, where);
@@ -239,7 +251,7 @@ export abstract class Daemon extends EventEmitter {
     return server;
   }
 
-  async #listenHttp(kind: 'http' | 'ws', port: number, host: string): Promise<number> {
+  async #listenHttp(kind: 'http' | 'ws', where: { port?: number; host?: string; fd?: number }): Promise<number> {
     // node:http is loaded only by daemons that open an HTTP or WebSocket door.
     const { createServer: createHttpServer } = await import('node:http');
     // With an auth deadline, a connection that has not sent a whole request (or upgrade) by then is closed too.
@@ -253,7 +265,7 @@ export abstract class Daemon extends EventEmitter {
     // `ws` is loaded only by daemons that open a WebSocket door: it costs megabytes of memory.
     const wss = kind === 'ws' ? (await import('./ws.js')).serveWs(server, this.#host(), (session) => this.#accept(session)) : null;
     this.#gate.guardHttp(server);
-    await this.#bind(server, kind, { port, host });
+    await this.#bind(server, kind, where);
     this.#doors.push({
       kind,
       close: () => new Promise((resolve) => {
@@ -266,8 +278,8 @@ export abstract class Daemon extends EventEmitter {
     return (server.address() as { port: number }).port;
   }
 
-  async #bind(server: Server | HttpServer, kind: string, where: { port?: number; host?: string; path?: string }): Promise<void> {
-    const label = where.path ?? `${where.host}:${where.port}`;
+  async #bind(server: Server | HttpServer, kind: string, where: { port?: number; host?: string; path?: string; fd?: number }): Promise<void> {
+    const label = where.fd !== undefined ? `descriptor ${where.fd}` : (where.path ?? `${where.host}:${where.port}`);
     try {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);

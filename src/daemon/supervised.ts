@@ -14,6 +14,8 @@ export interface ReadyReport {
   pid: number;
   secret: string;
   ports: Record<string, number | string>;
+  /** It listens on sockets a supervisor hands over (LISTEN_FDS): the supervisor may hold its ports from now on. */
+  takesSockets?: boolean;
 }
 
 /** Keeps one connection to the supervisor open; re-reports after the supervisor restarts (re-adoption). */

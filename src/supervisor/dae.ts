@@ -18,7 +18,7 @@ import { canBind, choosePort, portTaken } from './ports.js';
 import { checkAfter, dependentsOf, waitingFor } from './order.js';
 import { processStartTicks, sampleGroups } from './process.js';
 import { resolveProgram } from './program.js';
-import { defaultHealth } from './readiness.js';
+import { defaultHealth, probesPort } from './readiness.js';
 import { reapRun, scanRuns } from './runs.js';
 import { checkInstallOptions, checkName, type DaemonSpec, type InstallOptions, type LanPlacement, type PersistedState } from './spec.js';
 import { StateStore, stateError } from './state-store.js';
@@ -53,6 +53,10 @@ export interface DaemonInfo extends ListEntry {
   ready: string;
   health: string;
   after: string[];
+  /** `inherit`: the supervisor holds its sockets and hands them to each run; `own`: it binds its own. */
+  sockets: 'inherit' | 'own';
+  /** The supervisor holds its sockets right now. */
+  held: boolean;
 }
 
 function digest(text: string): Buffer {
@@ -275,6 +279,9 @@ export class Dae extends Daemon {
     // A bare name is found on PATH (the daemon's own, when its env gives one) and kept as its absolute path.
     const { program: path, interpreter } = resolveProgram(script, checked.interpreter, cwd, checked.env?.PATH ?? process.env.PATH);
     if (checked.after !== undefined) checkAfter(name, checked.after, this.#dependencies());
+    if (checked.sockets === 'inherit' && probesPort(checked)) {
+      throw new DaeError('ERR_BAD_ARGS', `${name}: a port probe cannot tell whether a program with held sockets is ready or healthy (a held socket accepts into its backlog whatever the program does): use --ready http:<path>, report, none or auto`);
+    }
     const spec: DaemonSpec = {
       name,
       script: path,
@@ -282,6 +289,7 @@ export class Dae extends Daemon {
       ready: checked.ready ?? 'auto',
       ...(checked.health !== undefined ? { health: checked.health } : {}),
       ...(checked.after !== undefined && checked.after.length > 0 ? { after: checked.after } : {}),
+      ...(checked.sockets !== undefined ? { sockets: checked.sockets } : {}),
       args: checked.args ?? [],
       env: checked.env ?? {},
       cwd,
@@ -384,7 +392,8 @@ export class Dae extends Daemon {
       const managed = this.#local(name);
       const wasStopped = managed.spec.stopped;
       await this.#commit(`${name} was not restarted`, () => (managed.spec.stopped = false), () => (managed.spec.stopped = wasStopped));
-      await managed.stop('restarting');
+      // Its sockets stay held: connections wait in the backlog for the next run.
+      await managed.stop('restarting', true);
       managed.resetHistory();
       return (await this.#startAndSettle(managed)).entry;
     });
@@ -415,6 +424,8 @@ export class Dae extends Daemon {
       ready: spec.ready ?? 'auto',
       health: spec.health ?? defaultHealth(spec.ready ?? 'auto'),
       after: spec.after ?? [],
+      sockets: spec.sockets ?? 'own',
+      held: managed.holdsSockets,
     };
   }
 

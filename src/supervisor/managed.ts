@@ -12,8 +12,9 @@ import type { DaeConfig, Protocol } from './config.js';
 import { openLogs } from './logs.js';
 import { decideRestart, describeExit, FRESH_HISTORY, type ExitFacts, type RestartHistory } from './policy.js';
 import { CLOCK_TICKS, groupAlive, isAlive, killGroup, portHolder, processStartTicks, spawnProgram, type GroupSample } from './process.js';
-import { defaultHealth, parseHealth, parseReady } from './readiness.js';
+import { defaultHealth, parseHealth, parseReady, probesPort } from './readiness.js';
 import { RunWatch, type HealthResult } from './watch.js';
+import { holdSockets, type HeldSocket } from './held.js';
 import { reapRun, signalRun } from './runs.js';
 import type { DaemonSpec, RunRecord, Status } from './spec.js';
 
@@ -102,6 +103,8 @@ export class Managed {
   #restartTimer: NodeJS.Timeout | null = null;
   #pollTimer: NodeJS.Timeout | null = null;
   #watch: RunWatch | null = null;
+  /** The sockets held for it (`sockets: inherit`), bound while it should run: across crashes, restarts and backoff. */
+  #held: HeldSocket[] | null = null;
   #neverReady = false;
   #cpu = 0;
   #memory = 0;
@@ -215,10 +218,27 @@ export class Managed {
     } catch (error) {
       return failed(`cannot open log files: ${(error as Error).message}`);
     }
+    let sockets: number[] = [];
+    if (this.spec.sockets === 'inherit') {
+      try {
+        this.#held ??= holdSockets(this.spec.host ?? this.#ctx.config.host, this.spec.leases, join(this.#ctx.runtimeDir, `${this.spec.name}.sock`));
+      } catch (error) {
+        // A stranger holds a port now: a failed start, retried under the restart policy, as if the run had not bound it.
+        logs.close();
+        this.run = null;
+        this.#checkLeases();
+        this.#decide({ exitCode: null, signal: null, uptime: 0, neverReady: true }, (error as Error).message);
+        this.#persistLater();
+        return false;
+      }
+      sockets = this.#held.map((socket) => socket.fd);
+      env.LISTEN_FDS = String(sockets.length);
+      env.LISTEN_FDNAMES = this.#held.map((socket) => socket.name).join(':');
+    }
     let child: ChildProcess;
     const interpreter = this.spec.interpreter === undefined ? 'node' : this.spec.interpreter;
     try {
-      child = spawnProgram({ program: this.spec.script, interpreter, args: this.spec.args, cwd: this.spec.cwd, env, stdout: logs.out, stderr: logs.err });
+      child = spawnProgram({ program: this.spec.script, interpreter, args: this.spec.args, cwd: this.spec.cwd, env, stdout: logs.out, stderr: logs.err, sockets });
     } catch (error) {
       // E2BIG, ENOMEM, a NUL byte: Node throws at once. The daemon is errored; the supervisor goes on.
       return failed(`cannot spawn ${this.spec.script}: ${(error as Error).message}`);
@@ -325,6 +345,12 @@ export class Managed {
       run.reported = true;
       this.#persistLater();
     }
+    // A dae daemon takes its sockets from the supervisor: from its next run on they are held (unless a port probe
+    // decides its readiness or health: a held socket accepts into its backlog whatever the program does).
+    if (this.spec.sockets === undefined && report.takesSockets === true && !probesPort(this.spec)) {
+      this.spec.sockets = 'inherit';
+      this.#persistLater();
+    }
     watch?.reported(guest);
   }
 
@@ -334,7 +360,7 @@ export class Managed {
   }
 
   /** Stops the run: the stop signal to the whole group, SIGKILL after the timeout. Resolves when it is gone. */
-  async stop(reason: string | null = 'stopped by request'): Promise<void> {
+  async stop(reason: string | null = 'stopped by request', keepSockets = false): Promise<void> {
     this.#clearTimer('restart');
     this.#stopRequested = true;
     this.#reason = reason;
@@ -342,6 +368,7 @@ export class Managed {
     if (this.#spawning !== null) await this.#spawning;
     const run = this.run;
     if (run === null || run.pid === null || this.#exitSeen) {
+      if (!keepSockets) this.#releaseSockets();
       this.#setStatus('stopped', reason);
       return;
     }
@@ -355,6 +382,18 @@ export class Managed {
     clearTimeout(force);
     // Stopped means no survivor: whatever of the run outlived its leader is gone too before this resolves.
     await reapRun(run);
+    if (!keepSockets) this.#releaseSockets();
+  }
+
+  // Not to run any more (stopped, errored, uninstalled): a client is refused at once, not left in a backlog.
+  #releaseSockets(): void {
+    for (const socket of this.#held ?? []) socket.close();
+    this.#held = null;
+  }
+
+  /** Whether the supervisor holds its sockets now (`info`). */
+  get holdsSockets(): boolean {
+    return this.#held !== null;
   }
 
   /** Leaves the run alone for good (the supervisor goes; the next one adopts it): nothing here acts on it again. */
@@ -459,32 +498,37 @@ export class Managed {
     // A run that died before it was ready may have met a port someone holds: name the holder (reading /proc/net is
     // slow, so only then, never on the way of an ordinary restart).
     if (this.#status === 'starting') this.#checkLeases();
-    if (this.#stopRequested) {
-      this.#setStatus('stopped', this.#reason);
-    } else {
-      const decision = decideRestart(this.#policy(), this.#history, { ...facts, neverReady: this.#neverReady });
-      this.#history = decision.history;
-      const reason = this.#killReason ? `${this.#killReason} (${what})` : decision.reason;
-      if (decision.action === 'restart') {
-        this.#restarts++;
-        this.#setStatus('backoff', reason);
-        this.#restartTimer = setTimeout(() => {
-          this.#restartTimer = null;
-          this.#restartNow();
-        }, decision.delay);
-      } else {
-        this.#setStatus(decision.status, this.#killReason ? `${reason}; ${decision.reason}` : decision.reason);
-      }
-    }
+    if (this.#stopRequested) this.#setStatus('stopped', this.#reason);
+    else this.#decide({ ...facts, neverReady: this.#neverReady }, this.#killReason ? `${this.#killReason} (${what})` : null);
     this.#persistLater();
     for (const resolve of waiters) resolve();
+  }
+
+  // The restart policy after a run ended (or a start failed): backoff and a restart, or stopped or errored.
+  #decide(facts: ExitFacts, cause: string | null): void {
+    const decision = decideRestart(this.#policy(), this.#history, facts);
+    this.#history = decision.history;
+    const reason = cause ?? decision.reason;
+    if (decision.action === 'restart') {
+      this.#restarts++;
+      this.#setStatus('backoff', reason);
+      this.#restartTimer = setTimeout(() => {
+        this.#restartTimer = null;
+        this.#restartNow();
+      }, decision.delay);
+    } else {
+      this.#releaseSockets();
+      this.#setStatus(decision.status, cause ? `${reason}; ${decision.reason}` : decision.reason);
+    }
   }
 
   // The socket file of a run that is gone (SIGKILLed runs never remove their own).
   #removeSocket(run: RunRecord): void {
     const names = [this.#socket, run.pid === null ? null : join(this.#ctx.runtimeDir, `daemon.${run.pid}.sock`)];
+    // The unix socket the supervisor holds outlives the run: its file stays until the sockets are let go.
+    const held = join(this.#ctx.runtimeDir, `${this.spec.name}.sock`);
     for (const path of names) {
-      if (path === null || dirname(path) !== this.#ctx.runtimeDir) continue;
+      if (path === null || dirname(path) !== this.#ctx.runtimeDir || (path === held && this.#held !== null)) continue;
       try {
         unlinkSync(path);
       } catch {

@@ -14,16 +14,22 @@ export interface SpawnSpec {
   /** File descriptors opened in append mode for stdout and stderr. */
   stdout: number;
   stderr: number;
+  /** Listening sockets handed over from descriptor 3 on (systemd's convention: `LISTEN_PID` is set to the child's pid
+   * by a shell that then execs the program, so the pid is right). */
+  sockets?: readonly number[];
 }
 
 /** Spawns the program (under its interpreter) as the leader of a new process group (and session): nothing wraps it. */
 export function spawnProgram(spec: SpawnSpec): ChildProcess {
   const [command, args] = spec.interpreter === null ? [spec.program, spec.args] : [spec.interpreter === 'node' ? process.execPath : spec.interpreter, [spec.program, ...spec.args]];
-  return spawn(command, args, {
+  const sockets = spec.sockets ?? [];
+  // The shell's pid is the program's once it execs: LISTEN_PID must name the process the sockets are for.
+  const [file, argv] = sockets.length === 0 ? [command, args] : ['/bin/sh', ['-c', 'LISTEN_PID=$$ exec "$0" "$@"', command, ...args]];
+  return spawn(file, argv, {
     cwd: spec.cwd,
     env: spec.env,
     detached: true,
-    stdio: ['ignore', spec.stdout, spec.stderr],
+    stdio: ['ignore', spec.stdout, spec.stderr, ...sockets],
   });
 }
 

@@ -53,6 +53,13 @@ export function defaultHealth(ready: string): string {
   return mode.kind === 'port' || mode.kind === 'http' ? ready : 'none';
 }
 
+/** True when a `port` probe decides a daemon's readiness or health: meaningless on a held socket (it accepts into the
+ * backlog whatever the program does). */
+export function probesPort(spec: { ready?: string; health?: string }): boolean {
+  const ready = spec.ready ?? 'auto';
+  return parseReady(ready).kind === 'port' || parseHealth(spec.health ?? defaultHealth(ready)).kind === 'port';
+}
+
 /** What has been seen of a starting run. */
 export interface ReadyFacts {
   /** It sent a dae ready report (its secret on the control socket). */

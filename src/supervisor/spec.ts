@@ -20,6 +20,9 @@ export interface DaemonSpec {
   health?: string;
   /** Daemons that must be online before it starts (`--after`). */
   after?: string[];
+  /** `inherit`: the supervisor holds its sockets and hands them to each run (LISTEN_FDS); `own`: it binds its own.
+   * Absent: `own` until a dae daemon's ready report says it takes them. */
+  sockets?: 'inherit' | 'own';
   args: string[];
   env: Record<string, string>;
   cwd: string;
@@ -80,6 +83,8 @@ export interface InstallOptions {
   ready?: string;
   health?: string;
   after?: string[];
+  /** `inherit`: hold the sockets from the first run on (a systemd-style program); `own`: never. */
+  sockets?: 'inherit' | 'own';
 }
 
 export const NAME = /^[A-Za-z0-9._-]{1,64}$/;
@@ -180,12 +185,16 @@ export function checkInstallOptions(input: unknown): InstallOptions {
         value.forEach((item: string) => checkName(item));
         out.after = [...new Set(value as string[])];
         break;
+      case 'sockets':
+        if (value !== 'inherit' && value !== 'own') throw new DaeError('ERR_BAD_ARGS', `option sockets must be inherit or own, got ${JSON.stringify(value)}`);
+        out.sockets = value;
+        break;
       case 'stopSignal':
         if (typeof value !== 'string' || !(value in constants.signals)) throw new DaeError('ERR_BAD_ARGS', `option stopSignal must be a signal name like SIGTERM, got ${JSON.stringify(value)}`);
         out.stopSignal = value;
         break;
       default:
-        throw new DaeError('ERR_BAD_ARGS', `unknown install option ${JSON.stringify(key)} (known: args, env, cwd, restart, maxRestarts, minUptime, stopSignal, stopTimeout, maxMemory, ports, interpreter, ready, health, after)`);
+        throw new DaeError('ERR_BAD_ARGS', `unknown install option ${JSON.stringify(key)} (known: args, env, cwd, restart, maxRestarts, minUptime, stopSignal, stopTimeout, maxMemory, ports, interpreter, ready, health, after, sockets)`);
     }
   }
   return out;
@@ -233,6 +242,7 @@ const SPEC_FIELDS = new Map<string, { check: FieldCheck; optional?: true }>([
   ['ready', { check: (value) => checks(() => parseReady(value)), optional: true }],
   ['health', { check: (value) => checks(() => parseHealth(value)), optional: true }],
   ['after', { check: (value) => (Array.isArray(value) && value.every((item) => typeof item === 'string' && NAME.test(item)) ? null : 'a list of daemon names'), optional: true }],
+  ['sockets', { check: (value) => (value === 'inherit' || value === 'own' ? null : 'inherit or own'), optional: true }],
   ['host', { check: isString, optional: true }],
   ['lan', { check: isPlacement, optional: true }],
 ]);

@@ -8,7 +8,7 @@ import { Dae, type DaeError, type ListEntry, type StatusEvent } from '../../src/
 import { fixture, removeHomes, startDae, tempHome, untilStatus } from '../helpers/supervisor.js';
 
 const running: Dae[] = [];
-let base = 32800;
+let base = 28000; // below the ephemeral range (32768+), apart from the other files' ranges
 async function supervisor(overrides: Record<string, unknown> = {}): Promise<Dae> {
   base += 20;
   const dae = await startDae(base, { readyAfter: 200, readyTimeout: 3000, ...overrides, portrangestart: { tcp: base, http: base + 5, ws: base + 10 } });

@@ -1,0 +1,138 @@
+// The supervisor holds the listening sockets: a connect loop across SIGKILL restarts sees no refusal; stop refuses at
+// once; uninstall frees the port; a program written for systemd takes them with --sockets inherit; a Daemon started by
+// hand with LISTEN_FDS (as systemd would) serves on the descriptor it was given.
+import { after, afterEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { EventEmitter, once } from 'node:events';
+import net, { connect, createServer } from 'node:net';
+import { Client, Dae, type DaeError, type StatusEvent } from '../../src/index.js';
+import { fixture, removeHomes, SAMPLE_KV, startDae, untilStatus } from '../helpers/supervisor.js';
+
+const running: Dae[] = [];
+let base = 29000; // below the ephemeral range (32768+), apart from the other files' ranges
+async function supervisor(overrides: Record<string, unknown> = {}): Promise<Dae> {
+  base += 20;
+  const dae = await startDae(base, { ...overrides, portrangestart: { tcp: base, http: base + 5, ws: base + 10 } });
+  running.push(dae);
+  return dae;
+}
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((dae) => dae.stop()));
+});
+after(removeHomes);
+
+type Outcome = 'answered' | 'refused' | 'reset';
+
+/** One Common TCP `ping` on a fresh connection: answered, refused, or reset (accepted by a run that then died). */
+function ping(port: number): Promise<{ outcome: Outcome; ms: number }> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    const done = (outcome: Outcome): void => {
+      socket.destroy();
+      resolve({ outcome, ms: performance.now() - started });
+    };
+    socket.once('connect', () => socket.write('ping\n'));
+    socket.once('data', () => done('answered'));
+    socket.once('error', (error: NodeJS.ErrnoException) => done(error.code === 'ECONNREFUSED' ? 'refused' : 'reset'));
+    socket.once('close', () => done('reset'));
+  });
+}
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+describe('held sockets', () => {
+  test('a dae daemon takes its sockets from the supervisor: no connection refused across ten SIGKILL restarts', async (t) => {
+    const dae = await supervisor();
+    // minUptime 0: every restart is immediate, as after a crash of a daemon that was up.
+    const kv = await dae.install('kv', SAMPLE_KV, { minUptime: 0 });
+    assert.deepEqual([dae.info('kv').sockets, dae.info('kv').held], ['inherit', false], 'learned from its ready report; the first run bound its own');
+    const restarted = (): Promise<StatusEvent> => untilStatus(dae, 'kv', 'online');
+    let back = restarted();
+    process.kill(kv.pid!, 'SIGKILL');
+    await back;
+    assert.equal(dae.info('kv').held, true, 'from the next run on, the supervisor holds them');
+    const port = kv.ports.tcp!;
+    const counts: Record<Outcome, number> = { answered: 0, refused: 0, reset: 0 };
+    let longest = 0;
+    let looping = true;
+    const progress = new EventEmitter();
+    const loop = (async () => {
+      while (looping) {
+        const { outcome, ms } = await ping(port);
+        counts[outcome]++;
+        if (outcome === 'answered') longest = Math.max(longest, ms);
+        progress.emit('ping');
+      }
+    })();
+    for (let i = 0; i < 10; i++) {
+      back = restarted();
+      process.kill(dae.list()[0]!.pid!, 'SIGKILL');
+      await back;
+      // A few calls answered by the new run before the next kill.
+      const before = counts.answered;
+      while (counts.answered < before + 3) await once(progress, 'ping');
+    }
+    looping = false;
+    await loop;
+    t.diagnostic(`ten SIGKILL restarts under a connect loop: ${counts.answered} answered, ${counts.refused} refused, ${counts.reset} reset (accepted by the killed run), longest wait ${longest.toFixed(0)} ms`);
+    assert.equal(counts.refused, 0, 'no connection refused');
+    assert.ok(counts.answered > 30);
+  });
+
+  test('stop refuses at once, start holds the sockets again, uninstall frees the port for anyone', async () => {
+    const dae = await supervisor();
+    const kv = await dae.install('kv', SAMPLE_KV);
+    await dae.restartDaemon('kv');
+    assert.equal(dae.info('kv').held, true);
+    const port = kv.ports.tcp!;
+    await dae.stopDaemon('kv');
+    assert.equal((await ping(port)).outcome, 'refused', 'a stopped daemon\'s port refuses at once');
+    await dae.startDaemon('kv');
+    assert.equal((await ping(port)).outcome, 'answered');
+    await dae.uninstall('kv');
+    assert.equal(await bindable(port), true, 'uninstalled: the port is free');
+  });
+
+  test('--sockets inherit: a program written for systemd gets them at exec (LISTEN_FDS, LISTEN_PID), from its first run', async () => {
+    const dae = await supervisor();
+    await assert.rejects(dae.install('probe', fixture('socket-activated'), { sockets: 'inherit', ready: 'port' }), (error: DaeError) => error.code === 'ERR_BAD_ARGS' && /a port probe cannot tell/.test(error.message));
+    const web = await dae.install('web', fixture('socket-activated'), { sockets: 'inherit', ready: 'http:/', minUptime: 0 });
+    assert.equal(web.status, 'online', web.reason ?? '');
+    assert.deepEqual([dae.info('web').sockets, dae.info('web').held], ['inherit', true]);
+    const answer = async (): Promise<string> => (await (await fetch(`http://127.0.0.1:${web.ports.tcp}/`)).text()).trim();
+    assert.equal(await answer(), String(web.pid));
+    const back = untilStatus(dae, 'web', 'online');
+    process.kill(web.pid!, 'SIGKILL');
+    // Sent while no run accepts: it waits in the backlog and the next run answers it.
+    const pending = answer();
+    await back;
+    assert.equal(await pending, String(dae.list()[0]!.pid));
+  });
+
+  test('a Daemon started by hand with LISTEN_FDS, as systemd starts it, serves on the socket it was given', async () => {
+    const handle = (net as unknown as { _createServerHandle(a: string, p: number, t: number): { fd: number; close(): void; getsockname(out: Record<string, unknown>): void } })._createServerHandle('127.0.0.1', 0, 4);
+    const out: Record<string, unknown> = {};
+    handle.getsockname(out);
+    const env: NodeJS.ProcessEnv = { ...process.env, LISTEN_FDS: '1', LISTEN_FDNAMES: 'dae.socket' };
+    delete env.DAE;
+    const child = spawn('/bin/sh', ['-c', 'LISTEN_PID=$$ exec "$0" "$@"', process.execPath, SAMPLE_KV], { env, stdio: ['ignore', 'pipe', 'inherit', handle.fd] });
+    try {
+      await new Promise<void>((resolve) => child.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && resolve()));
+      const client = await Client.connect({ port: out.port as number });
+      const who = (await client.call('whois')) as { pid: number; port: number };
+      client.destroy();
+      assert.deepEqual([who.pid, who.port], [child.pid, out.port]);
+    } finally {
+      child.kill('SIGKILL');
+      handle.close();
+    }
+  });
+});
