@@ -98,11 +98,12 @@ program
   .option('--ready <mode>', 'when a run is ready: report, port, port:<n>, http:<path>, none, or auto (default: a ready report, or up for readyAfter)')
   .option('--health <mode>', 'how a running program is checked: port, port:<n>, http:<path>, none (default: as --ready port/http, else none)')
   .option('--after <name>', 'start only once this daemon is online (repeatable)', collect, [])
+  .addOption(new Option('--sockets <mode>', 'inherit: the supervisor holds its ports and hands them over at exec as systemd does (LISTEN_FDS); own: it binds its own (default: own, or inherit for a dae daemon)').choices(['inherit', 'own']))
   .action(async (name: string, program: string, args: string[], o: Record<string, unknown>) => {
     // Paths are the CLI's: resolved against its working directory, never the supervisor's. A bare name that is no
     // file here is a command, looked up on PATH.
     const options: Record<string, unknown> = { args, env: o.env, cwd: resolve(typeof o.cwd === 'string' ? o.cwd : '.') };
-    for (const key of ['restart', 'maxRestarts', 'minUptime', 'stopSignal', 'stopTimeout', 'maxMemory', 'ready', 'health'] as const) {
+    for (const key of ['restart', 'maxRestarts', 'minUptime', 'stopSignal', 'stopTimeout', 'maxMemory', 'ready', 'health', 'sockets'] as const) {
       if (o[key] !== undefined) options[key] = o[key];
     }
     if (typeof o.interpreter === 'string') options.interpreter = o.interpreter.includes('/') ? resolve(o.interpreter) : o.interpreter;

@@ -17,6 +17,7 @@ import { serveStream } from './stream.js';
 import { SupervisorLink } from './supervised.js';
 import { makePrivate, prepareSocketPath } from './unix.js';
 import { takeListenFds } from '../protocol/listen-fds.js';
+import { handOver } from './hand-over.js';
 import { Gate } from './gate.js';
 import type { Door, DoorHost } from './door.js';
 
@@ -106,6 +107,8 @@ export abstract class Daemon extends EventEmitter {
   readonly #options: DaemonOptions;
   #table: Map<string, Command> | null = null;
   readonly #doors: Door[] = [];
+  /** The network servers bound by this process (not handed over): what a supervisor's offer gets. */
+  readonly #boundHere: Array<readonly [string, Server]> = [];
   readonly #ports: Record<string, number | string> = {};
   #doorHost: DoorHost | null = null;
   #link: SupervisorLink | null = null;
@@ -199,6 +202,8 @@ export abstract class Daemon extends EventEmitter {
       const ws = held?.has('ws') ? 0 : (this.env.wsPort ?? this.#options.ws);
       if (ws !== undefined) this.#ports.ws = await this.#listenHttp('ws', at('ws', { port: ws, host }));
       await this.openDoors();
+      // A supervisor that offered to hold them gets the network sockets bound here (a first run).
+      await handOver(this.#boundHere, this.#options.env ?? process.env);
     } catch (error) {
       await this.#closeDoors();
       this.#setStatus('stopped');
@@ -293,6 +298,7 @@ export abstract class Daemon extends EventEmitter {
       throw new DaeError('ERR_BAD_OPTION', `${this.name} cannot listen (${kind}) on ${label}: ${code ?? (error as Error).message}`, { cause: error });
     }
     server.on('error', (error) => debug('%s %s server error %s', this.name, kind, error.message));
+    if (where.fd === undefined && kind !== 'unix') this.#boundHere.push([kind, server]);
   }
 
   async #closeDoors(): Promise<void> {

@@ -1,19 +1,16 @@
 // The sockets the supervisor holds for a daemon: its leased ports, and its unix socket, bound here but never listened
 // on or accepted here. Each run inherits a copy (systemd's convention: descriptors from 3, LISTEN_FDS) and listens on
 // it; the listen state stays with the socket while the supervisor holds it, so connections wait in the backlog while
-// a run restarts, and nobody else can take the port meanwhile.
-import net from 'node:net';
+// a run restarts, and nobody else can take the port meanwhile. A dae daemon's first run, which bound its own, hands
+// its listening sockets over on Node's IPC channel instead, so even its first crash refuses nothing.
+import net, { isIPv6 } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
-import { isIPv6 } from 'node:net';
 import { DaeError } from '../errors.js';
+import { HAND_OVER, type HandOverMessage } from '../daemon/hand-over.js';
 import type { Protocol } from './config.js';
 
-/** A bound socket held for a daemon: `name` is how the run knows it (`LISTEN_FDNAMES`). */
-export interface HeldSocket {
-  readonly name: Protocol | 'unix';
-  readonly fd: number;
-  close(): void;
-}
+type Name = Protocol | 'unix';
 
 interface RawHandle {
   readonly fd: number;
@@ -21,9 +18,14 @@ interface RawHandle {
   getsockname?(out: { port?: number }): number;
 }
 
+interface HeldSocket {
+  readonly name: Name;
+  readonly handle: RawHandle;
+}
+
 // Node's own way (the cluster module's shared handles): a TCP or pipe handle bound, with no listen and no watcher.
 const createServerHandle = (net as unknown as {
-  _createServerHandle(address: string, port: number, addressType: number, fd?: number, flags?: number): RawHandle | number;
+  _createServerHandle(address: string, port: number, addressType: number): RawHandle | number;
 })._createServerHandle;
 
 const ERRNO: Record<number, string> = { [-98]: 'EADDRINUSE', [-13]: 'EACCES', [-99]: 'EADDRNOTAVAIL' };
@@ -32,8 +34,7 @@ function bind(address: string, port: number, addressType: number, what: string):
   const handle = createServerHandle(address, port, addressType);
   // libuv delays a TCP bind's EADDRINUSE to listen(): asking the bound address brings it out now (an unbound socket
   // handed over would be listened on at a port of the kernel's choosing).
-  const out: { port?: number } = {};
-  const status = typeof handle === 'number' ? handle : (handle.getsockname?.(out) ?? 0);
+  const status = typeof handle === 'number' ? handle : (handle.getsockname?.({}) ?? 0);
   if (status < 0) {
     if (typeof handle !== 'number') handle.close();
     throw new DaeError('ERR_PORT_HELD', `cannot hold ${what}: ${ERRNO[status] ?? `error ${status}`}`);
@@ -41,39 +42,99 @@ function bind(address: string, port: number, addressType: number, what: string):
   return handle as RawHandle;
 }
 
-/** Binds and holds every leased port of a daemon on `host`, and its unix socket at `unix` (0600); all or none. */
-export function holdSockets(host: string, leases: Partial<Record<Protocol, number>>, unix: string | null): HeldSocket[] {
-  const held: HeldSocket[] = [];
+function closeUnix(path: string): void {
   try {
-    for (const protocol of ['tcp', 'http', 'ws'] as const) {
-      const port = leases[protocol];
-      if (port === undefined) continue;
-      const handle = bind(host, port, isIPv6(host) ? 6 : 4, `${protocol} port ${port} on ${host}`);
-      held.push({ name: protocol, fd: handle.fd, close: () => handle.close() });
-    }
-    if (unix !== null) {
-      // A socket file left by a run or a supervisor that is gone: ours to replace (the folder is the owner's alone).
-      try {
-        if (lstatSync(unix).isSocket()) unlinkSync(unix);
-      } catch {
-        // none yet
+    unlinkSync(path);
+  } catch {
+    // gone already
+  }
+}
+
+/** What a supervisor holds for one daemon, from the first socket it holds until `release()`. */
+export class SocketKeeper {
+  #held: HeldSocket[] = [];
+  #unix: string | null = null;
+
+  /** Whether it holds anything now (`info`). */
+  get holding(): boolean {
+    return this.#held.length > 0;
+  }
+
+  /** Whether it holds the unix socket at `path` (its file outlives the runs). */
+  holdsPath(path: string): boolean {
+    return this.#unix === path;
+  }
+
+  /**
+   * Binds what is not held yet of the leased ports on `host` and the unix socket at `unix` (0600; all or none of the
+   * missing ones), and returns every held descriptor with its name, in `LISTEN_FDNAMES` order.
+   */
+  hold(host: string, leases: Partial<Record<Protocol, number>>, unix: string | null): { fds: number[]; names: Name[] } {
+    const added: HeldSocket[] = [];
+    const has = (name: Name): boolean => this.#held.some((socket) => socket.name === name);
+    try {
+      for (const protocol of ['tcp', 'http', 'ws'] as const) {
+        const port = leases[protocol];
+        if (port === undefined || has(protocol)) continue;
+        added.push({ name: protocol, handle: bind(host, port, isIPv6(host) ? 6 : 4, `${protocol} port ${port} on ${host}`) });
       }
-      const handle = bind(unix, -1, -1, `unix socket ${unix}`);
-      chmodSync(unix, 0o600);
-      held.push({
-        name: 'unix', fd: handle.fd, close: () => {
-          handle.close();
-          try {
-            unlinkSync(unix);
-          } catch {
-            // gone already
-          }
-        },
-      });
+      if (unix !== null && !has('unix')) {
+        // A socket file left by a run or a supervisor that is gone: ours to replace (the folder is the owner's alone).
+        try {
+          if (lstatSync(unix).isSocket()) unlinkSync(unix);
+        } catch {
+          // none yet
+        }
+        added.push({ name: 'unix', handle: bind(unix, -1, -1, `unix socket ${unix}`) });
+        chmodSync(unix, 0o600);
+        this.#unix = unix;
+      }
+    } catch (error) {
+      for (const socket of added) socket.handle.close();
+      if (added.some((socket) => socket.name === 'unix') && unix !== null) {
+        closeUnix(unix);
+        this.#unix = null;
+      }
+      throw error;
     }
-    return held;
-  } catch (error) {
-    for (const socket of held) socket.close();
-    throw error;
+    this.#held.push(...added);
+    return { fds: this.#held.map((socket) => socket.handle.fd), names: this.#held.map((socket) => socket.name) };
+  }
+
+  /**
+   * Takes the listening sockets a dae daemon's run hands over on its IPC channel (only leased ports, each checked by
+   * its bound port); `taken` is called at the first one. The channel is closed when the run says it is done, or when
+   * `close()` of the returned function is called (the run is online without handing anything over).
+   */
+  receive(child: ChildProcess, leases: Partial<Record<Protocol, number>>, taken: () => void): () => void {
+    const done = (): void => {
+      child.off('message', onMessage);
+      if (child.connected) child.disconnect();
+    };
+    const onMessage = (message: HandOverMessage, handle: RawHandle | undefined): void => {
+      if (message === null || typeof message !== 'object' || message.dae !== HAND_OVER) return;
+      if (message.done === true) return done();
+      const name = message.name;
+      const out: { port?: number } = {};
+      const lease = name === 'tcp' || name === 'http' || name === 'ws' ? leases[name] : undefined;
+      if (handle === undefined || typeof handle.getsockname !== 'function') return;
+      // Never hold what is not a lease, nor a second copy: a socket like that is let go at once.
+      if (lease === undefined || handle.getsockname(out) !== 0 || out.port !== lease || this.#held.some((socket) => socket.name === name)) {
+        handle.close();
+        return;
+      }
+      this.#held.push({ name: name as Protocol, handle });
+      taken();
+    };
+    child.on('message', onMessage);
+    child.once('exit', done);
+    return done;
+  }
+
+  /** Lets everything go: a client is refused at once from now on. */
+  release(): void {
+    for (const socket of this.#held.splice(0)) socket.handle.close();
+    if (this.#unix !== null) closeUnix(this.#unix);
+    this.#unix = null;
   }
 }

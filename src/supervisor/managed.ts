@@ -14,7 +14,7 @@ import { decideRestart, describeExit, FRESH_HISTORY, type ExitFacts, type Restar
 import { CLOCK_TICKS, groupAlive, isAlive, killGroup, portHolder, processStartTicks, spawnProgram, type GroupSample } from './process.js';
 import { defaultHealth, parseHealth, parseReady, probesPort } from './readiness.js';
 import { RunWatch, type HealthResult } from './watch.js';
-import { holdSockets, type HeldSocket } from './held.js';
+import { SocketKeeper } from './held.js';
 import { reapRun, signalRun } from './runs.js';
 import type { DaemonSpec, RunRecord, Status } from './spec.js';
 
@@ -104,7 +104,9 @@ export class Managed {
   #pollTimer: NodeJS.Timeout | null = null;
   #watch: RunWatch | null = null;
   /** The sockets held for it (`sockets: inherit`), bound while it should run: across crashes, restarts and backoff. */
-  #held: HeldSocket[] | null = null;
+  readonly #sockets = new SocketKeeper();
+  /** Closes the IPC channel of a first run offered to hand its sockets over. */
+  #endOffer: (() => void) | null = null;
   #neverReady = false;
   #cpu = 0;
   #memory = 0;
@@ -221,7 +223,10 @@ export class Managed {
     let sockets: number[] = [];
     if (this.spec.sockets === 'inherit') {
       try {
-        this.#held ??= holdSockets(this.spec.host ?? this.#ctx.config.host, this.spec.leases, join(this.#ctx.runtimeDir, `${this.spec.name}.sock`));
+        const held = this.#sockets.hold(this.spec.host ?? this.#ctx.config.host, this.spec.leases, this.#heldPath());
+        sockets = held.fds;
+        env.LISTEN_FDS = String(sockets.length);
+        env.LISTEN_FDNAMES = held.names.join(':');
       } catch (error) {
         // A stranger holds a port now: a failed start, retried under the restart policy, as if the run had not bound it.
         logs.close();
@@ -231,14 +236,14 @@ export class Managed {
         this.#persistLater();
         return false;
       }
-      sockets = this.#held.map((socket) => socket.fd);
-      env.LISTEN_FDS = String(sockets.length);
-      env.LISTEN_FDNAMES = this.#held.map((socket) => socket.name).join(':');
     }
-    let child: ChildProcess;
     const interpreter = this.spec.interpreter === undefined ? 'node' : this.spec.interpreter;
+    // A Node program that has not said yet: a dae daemon among them hands over what it binds (`hand-over.ts`).
+    const offer = this.spec.sockets === undefined && interpreter === 'node' && !probesPort(this.spec) && Object.keys(this.spec.leases).length > 0;
+    if (offer) env.DAE_SOCKETS = 'offer';
+    let child: ChildProcess;
     try {
-      child = spawnProgram({ program: this.spec.script, interpreter, args: this.spec.args, cwd: this.spec.cwd, env, stdout: logs.out, stderr: logs.err, sockets });
+      child = spawnProgram({ program: this.spec.script, interpreter, args: this.spec.args, cwd: this.spec.cwd, env, stdout: logs.out, stderr: logs.err, sockets, ipc: offer });
     } catch (error) {
       // E2BIG, ENOMEM, a NUL byte: Node throws at once. The daemon is errored; the supervisor goes on.
       return failed(`cannot spawn ${this.spec.script}: ${(error as Error).message}`);
@@ -257,6 +262,7 @@ export class Managed {
     if (ticks !== null) run.startTicks = ticks;
     child.once('error', (error) => debug('%s child error %s', this.name, error.message));
     child.once('exit', (code, signal) => this.#exited({ exitCode: code, signal, uptime: Date.now() - run.startedAt }));
+    this.#endOffer = offer ? this.#sockets.receive(child, this.spec.leases, () => this.#takesSockets()) : null;
     // The pid is a convenience for the next supervisor: the secret written before the spawn already finds the process.
     this.#persistLater();
     this.#beginWatch().begin();
@@ -275,6 +281,8 @@ export class Managed {
         ready: () => {
           if (this.#watch !== watch || this.run === null) return;
           this.#portHeldBy = undefined;
+          // A program that is online without handing sockets over never will: its IPC channel is closed.
+          if (this.spec.sockets !== 'inherit') this.#endOffer?.();
           this.#setStatus('online', null);
         },
         failed: (reason, neverReady) => {
@@ -347,11 +355,19 @@ export class Managed {
     }
     // A dae daemon takes its sockets from the supervisor: from its next run on they are held (unless a port probe
     // decides its readiness or health: a held socket accepts into its backlog whatever the program does).
-    if (this.spec.sockets === undefined && report.takesSockets === true && !probesPort(this.spec)) {
-      this.spec.sockets = 'inherit';
-      this.#persistLater();
-    }
+    if (this.spec.sockets === undefined && report.takesSockets === true && !probesPort(this.spec)) this.#takesSockets();
     watch?.reported(guest);
+  }
+
+  #takesSockets(): void {
+    if (this.spec.sockets !== undefined) return;
+    this.spec.sockets = 'inherit';
+    this.#persistLater();
+  }
+
+  // Its unix socket, while the supervisor holds it: one path for every run.
+  #heldPath(): string {
+    return join(this.#ctx.runtimeDir, `${this.spec.name}.sock`);
   }
 
   /** The child answered a liveness ping. */
@@ -387,13 +403,12 @@ export class Managed {
 
   // Not to run any more (stopped, errored, uninstalled): a client is refused at once, not left in a backlog.
   #releaseSockets(): void {
-    for (const socket of this.#held ?? []) socket.close();
-    this.#held = null;
+    this.#sockets.release();
   }
 
   /** Whether the supervisor holds its sockets now (`info`). */
   get holdsSockets(): boolean {
-    return this.#held !== null;
+    return this.#sockets.holding;
   }
 
   /** Leaves the run alone for good (the supervisor goes; the next one adopts it): nothing here acts on it again. */
@@ -525,10 +540,9 @@ export class Managed {
   // The socket file of a run that is gone (SIGKILLed runs never remove their own).
   #removeSocket(run: RunRecord): void {
     const names = [this.#socket, run.pid === null ? null : join(this.#ctx.runtimeDir, `daemon.${run.pid}.sock`)];
-    // The unix socket the supervisor holds outlives the run: its file stays until the sockets are let go.
-    const held = join(this.#ctx.runtimeDir, `${this.spec.name}.sock`);
     for (const path of names) {
-      if (path === null || dirname(path) !== this.#ctx.runtimeDir || (path === held && this.#held !== null)) continue;
+      // The unix socket the supervisor holds outlives the run: its file stays until the sockets are let go.
+      if (path === null || dirname(path) !== this.#ctx.runtimeDir || this.#sockets.holdsPath(path)) continue;
       try {
         unlinkSync(path);
       } catch {

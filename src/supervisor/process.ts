@@ -17,6 +17,8 @@ export interface SpawnSpec {
   /** Listening sockets handed over from descriptor 3 on (systemd's convention: `LISTEN_PID` is set to the child's pid
    * by a shell that then execs the program, so the pid is right). */
   sockets?: readonly number[];
+  /** Opens Node's IPC channel (after the sockets), for a program that may hand its sockets over. */
+  ipc?: boolean;
 }
 
 /** Spawns the program (under its interpreter) as the leader of a new process group (and session): nothing wraps it. */
@@ -29,7 +31,7 @@ export function spawnProgram(spec: SpawnSpec): ChildProcess {
     cwd: spec.cwd,
     env: spec.env,
     detached: true,
-    stdio: ['ignore', spec.stdout, spec.stderr, ...sockets],
+    stdio: ['ignore', spec.stdout, spec.stderr, ...sockets, ...(spec.ipc === true ? ['ipc' as const] : [])],
   });
 }
 

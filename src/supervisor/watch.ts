@@ -63,7 +63,9 @@ export class RunWatch {
     const { ready, readyTimeout, readyAfter } = this.#options;
     this.#readyTimer = setTimeout(() => this.#fail(`not ready within ${readyTimeout} ms (ready: ${describeMode(ready)})`, true), readyTimeout);
     if (ready.kind === 'none') return this.#becomeReady();
-    if (ready.kind === 'auto') this.#afterTimer = setTimeout(() => this.#check(false), readyAfter);
+    // The timer's own word that readyAfter has passed: timers run on the loop's cached clock, up to a millisecond
+    // before Date.now() says so.
+    if (ready.kind === 'auto') this.#afterTimer = setTimeout(() => this.#check(false, readyAfter), readyAfter);
     if (ready.kind === 'port' || ready.kind === 'http') this.#probeUntilReady(ready);
   }
 
@@ -123,9 +125,9 @@ export class RunWatch {
   }
 
   // `auto`: a report, or up long enough without one.
-  #check(probed: boolean): void {
+  #check(probed: boolean, upAtLeast = 0): void {
     if (this.#ended || this.#isReady) return;
-    const facts = { reported: this.#reported, probed, upFor: Date.now() - this.#started, readyAfter: this.#options.readyAfter };
+    const facts = { reported: this.#reported, probed, upFor: Math.max(upAtLeast, Date.now() - this.#started), readyAfter: this.#options.readyAfter };
     if (isReady(this.#options.ready, facts)) this.#becomeReady();
   }
 
