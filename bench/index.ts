@@ -8,6 +8,7 @@ import { runSupervisor } from './supervisor.js';
 import { runDoors } from './doors.js';
 import { runLan } from './lan.js';
 import { runPrograms } from './programs.js';
+import { runReload } from './reload.js';
 import { formatSuite, verdict, type SuiteResult } from './lib/report.js';
 
 interface Suite {
@@ -34,6 +35,7 @@ const suites: readonly Suite[] = [
   { name: 'doors', run: () => runDoors({ log, serverExecArgv, ...(rounds === undefined ? {} : { rounds }), ...(how === undefined ? {} : { aggregate: how }) }) },
   { name: 'lan', run: () => runLan({ log }) },
   { name: 'programs', run: () => runPrograms({ log }) },
+  { name: 'reload', run: () => runReload({ log }) },
 ];
 
 const unknown = wanted.filter((name) => !suites.some((suite) => suite.name === name));

@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Dae, type ListEntry } from '../src/index.js';
-import { askPid, STALL_MS, untilAccepting, untilAllAccepting } from './lib/accept.js';
+import { askPid, untilAccepting, untilAllAccepting, untilAnsweredByAnother } from './lib/accept.js';
 import { startCliSupervisor, type CliSupervisor } from './lib/dae-cli.js';
 import { startPm2, type Pm2 } from './lib/pm2.js';
 import { commandLine, describeTree, killAllWithEnv, parentPid, rssMiB, rssPartsMiB } from './lib/procfs.js';
@@ -143,23 +143,21 @@ function spawnFixture(port: number, label: string): ChildProcess {
 
 interface Kill {
   ms: number;
-  attempts: number;
-  stalled: number;
+  refused: number;
+  reset: number;
+  longestWait: number;
 }
 
-// SIGKILLs the fixture on `port`; the time until a connect to the port succeeds again (a new process).
+// SIGKILLs the fixture on `port`; the time until a new run answers a call, with what a client calling in a tight loop
+// met on the way (refusals, resets, its longest wait).
 async function killAndWait(port: number): Promise<Kill> {
   const pid = await askPid(port);
   const started = performance.now();
   process.kill(pid, 'SIGKILL');
-  // One refusal first: until the old listener is closed, the kernel may still complete a handshake for it.
-  const accepted = await untilAccepting(port, RESTART_DEADLINE_MS, 1).catch((error: Error) => {
+  const answered = await untilAnsweredByAnother(port, pid, RESTART_DEADLINE_MS).catch((error: Error) => {
     throw new Error(`${error.message}; the killed pid ${pid}: ${describeTree(pid).join(' / ')}`, { cause: error });
   });
-  const ms = accepted.at - started;
-  const next = await askPid(port);
-  if (next === pid) throw new Error(`port ${port}: pid ${pid} still answers after SIGKILL`);
-  return { ms, attempts: accepted.attempts, stalled: accepted.stalled };
+  return { ms: answered.at - started, refused: answered.refused, reset: answered.reset, longestWait: answered.longestWait };
 }
 
 // ---- 50 daemons online --------------------------------------------------------------------------------
@@ -443,20 +441,25 @@ export async function runSupervisor(options: SupervisorBenchOptions = {}): Promi
     const restartMs = (kind: Kind): number[] => restarts.kills[kind].map((kill) => kill.ms);
     const at = (kind: Kind, p: number): number => (p === 50 ? median(restartMs(kind)) : percentile(sorted(restartMs(kind)), p));
     const restartFigure = (label: string, p: number, target?: Figure['target']): Figure => ({
-      name: `kill -9 → accepting, ${label} of ${kills}`, unit: 'ms', better: 'lower',
+      name: `kill -9 → a new run answers, ${label} of ${kills}`, unit: 'ms', better: 'lower',
       value: at('dae', p), baseline: at('minimal', p), others: { PM2: at('pm2', p) },
       rounds: restartMs('dae'), baselineRounds: restartMs('minimal'),
       ...(target === undefined ? {} : { target }),
     });
-    const perAttempt = (kind: Kind): string => {
-      const all = restarts.kills[kind];
-      const sum = (pick: (kill: Kill) => number): number => all.reduce((total, kill) => total + pick(kill), 0);
-      return `${kind} ${formatNumber((sum((kill) => kill.ms) * 1000) / sum((kill) => kill.attempts))} µs, ${sum((kill) => kill.stalled)} stalled`;
-    };
+    const total = (kind: Kind, pick: (kill: Kill) => number): number => restarts.kills[kind].reduce((sum, kill) => sum + pick(kill), 0);
+    const longest = (kind: Kind): number => Math.max(...restarts.kills[kind].map((kill) => kill.longestWait));
     const { ms: online } = fleets;
     const figures: Figure[] = [
       restartFigure('median', 50, { kind: 'ratio', min: 1.1 }),
       restartFigure('p90', 90),
+      {
+        name: `connections refused during ${kills} kill -9 restarts`, unit: 'refused', better: 'lower',
+        value: total('dae', (kill) => kill.refused), baseline: total('minimal', (kill) => kill.refused), others: { PM2: total('pm2', (kill) => kill.refused) },
+      },
+      {
+        name: `longest wait of one call across ${kills} kill -9 restarts`, unit: 'ms', better: 'lower',
+        value: longest('dae'), baseline: longest('minimal'), others: { PM2: longest('pm2') },
+      },
       {
         name: `${fleet} daemons online, median of ${fleetRounds}`, unit: 'ms', better: 'lower',
         value: median(online.dae), baseline: median(online.bare), others: { PM2: median(online.pm2) },
@@ -480,7 +483,7 @@ export async function runSupervisor(options: SupervisorBenchOptions = {}): Promi
     const list = (values: readonly number[]): string => values.map(formatNumber).join(', ');
     const notes = [
       `baseline: kill -9 → the minimal supervisor (spawn + respawn on exit, bench/fixtures/minimal-supervisor.ts); online → ${fleet} bare \`node fixture\` spawns; idle RSS → a bare \`net.createServer().listen(0)\` process; CLI → \`node -e ""\``,
-      `kill -9: from just before process.kill(pid, SIGKILL) to the first accepted connect after a refusal, back-to-back connects (one with no answer for ${STALL_MS} ms, a SYN a dying listener's full backlog dropped, is given up) (mean per attempt: ${(['minimal', 'dae', 'pm2'] as const).map(perAttempt).join('; ')}); dae: restart.backoffBase 0, minUptime 100 ms; PM2: restart_delay 0, autorestart; interleaved, ${SETTLE_MS} ms settle after each (dae: once online again)`,
+      `kill -9: from just before process.kill(pid, SIGKILL) until a \`pid\` call on a fresh connection is answered by a new run, calls back to back on fresh connections (no sleeps); refused = ECONNREFUSED on the way (dae holds the listening socket, so a connect waits in the backlog instead), reset = connections the killed run had accepted (dae ${total('dae', (kill) => kill.reset)}, minimal ${total('minimal', (kill) => kill.reset)}, PM2 ${total('pm2', (kill) => kill.reset)}); longest wait = the slowest answered call; dae: restart.backoffBase 0, minUptime 100 ms; PM2: restart_delay 0, autorestart; interleaved, ${SETTLE_MS} ms settle after each (dae: once online again)`,
       `kill -9 by kill (ms): dae ${list(restartMs('dae'))} | minimal ${list(restartMs('minimal'))} | PM2 ${list(restartMs('pm2'))}`,
       `online: dae = every install reply (status online, after the ready report; readyTimeout ${READY_TIMEOUT_MS / 1000} s), bare = every child's ready line (printed once it listens) then a confirming connect, PM2 = start of one ${fleet}-app ecosystem until every port accepts (swept every 20 ms); dae leases each daemon a TCP, HTTP and WebSocket port, so under dae the fixture opens those two doors too before it reports ready; by round: dae ${list(online.dae)} | bare ${list(online.bare)} | PM2 ${list(online.pm2)}`,
       `memory: VmRSS, median of ${MEMORY_READS} reads after ${MEMORY_SETTLE_MS} ms settling; dae supervisor started by \`dae start\` (own process): idle ${formatNumber(memory.idle)} MiB, with ${listed} daemons ${formatNumber(memory.full)} MiB; bare listener ${formatNumber(memory.bare)} MiB, the same after importing the dae library ${formatNumber(memory.library)} MiB (+${formatNumber(memory.library - memory.bare)} MiB for the import alone, against the supervisor's +${formatNumber(memory.idle - memory.bare)} MiB); PM2 daemon idle ${formatNumber(restarts.pm2IdleRss)} MiB, with ${fleet + 1} apps ${formatNumber(fleets.pm2Rss)} MiB (PM2's per-daemon figure is per app of those)`,

@@ -91,3 +91,57 @@ export async function askPid(port: number): Promise<number> {
     await closeRaw(socket);
   }
 }
+
+export interface Answered {
+  /** performance.now() when a run other than `pid` answered. */
+  at: number;
+  /** Connects refused on the way (ECONNREFUSED). */
+  refused: number;
+  /** Connections accepted by the killed run and reset, or closed without an answer. */
+  reset: number;
+  /** The longest a single call waited before its answer (a connect held in the backlog while no run accepted). */
+  longestWait: number;
+}
+
+// One `pid` call on a fresh connection: its answer, or why there was none.
+function callPid(port: number, deadlineMs: number): Promise<{ pid: number } | { error: 'refused' | 'reset' }> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    let buffer = '';
+    const done = (result: { pid: number } | { error: 'refused' | 'reset' }): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(result);
+    };
+    const timer = setTimeout(() => done({ error: 'reset' }), deadlineMs);
+    socket.setEncoding('utf8');
+    socket.once('connect', () => socket.write('pid\n'));
+    socket.on('data', (chunk: string) => {
+      buffer += chunk;
+      const match = /^pid \[(\d+)\]\n/.exec(buffer);
+      if (match) done({ pid: Number(match[1]) });
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => done({ error: error.code === 'ECONNREFUSED' ? 'refused' : 'reset' }));
+    socket.once('close', () => done({ error: 'reset' }));
+  });
+}
+
+/**
+ * Calls `pid` on fresh connections back to back until a run other than `pid` answers, counting refusals and resets
+ * on the way: what a client connecting in a tight loop sees while a run is killed and replaced.
+ */
+export async function untilAnsweredByAnother(port: number, pid: number, deadlineMs: number): Promise<Answered> {
+  const end = performance.now() + deadlineMs;
+  const seen: Answered = { at: 0, refused: 0, reset: 0, longestWait: 0 };
+  for (;;) {
+    const started = performance.now();
+    const result = await callPid(port, Math.max(1, end - started));
+    const now = performance.now();
+    if ('pid' in result) {
+      seen.longestWait = Math.max(seen.longestWait, now - started);
+      if (result.pid !== pid) return { ...seen, at: now };
+    } else if (result.error === 'refused') seen.refused++;
+    else seen.reset++;
+    if (now >= end) throw new Error(`127.0.0.1:${port}: no run other than pid ${pid} answered within ${deadlineMs} ms (${seen.refused} refused, ${seen.reset} reset)`);
+  }
+}

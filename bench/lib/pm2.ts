@@ -19,8 +19,11 @@ export interface Pm2 {
   readonly home: string;
   /** The PM2 daemon ("God") process. */
   readonly daemonPid: number;
-  /** Starts apps as one ecosystem (`{apps: [...]}`), fork mode, restart at once, never given up. */
-  start(apps: readonly Pm2App[]): Promise<void>;
+  /** Starts apps as one ecosystem (`{apps: [...]}`), fork mode (or cluster mode with `cluster` instances each),
+   * restart at once, never given up. */
+  start(apps: readonly Pm2App[], cluster?: number): Promise<void>;
+  /** `pm2 reload <name>`: resolves when PM2 says it is done. */
+  reload(name: string): Promise<void>;
   /** Deletes apps (stopping them first); resolves when PM2 says they are gone. */
   remove(names: readonly string[]): Promise<void>;
   /** Deletes every app, disconnects, kills the PM2 daemon with `pm2 kill`, waits for it to go and removes the home. */
@@ -88,12 +91,12 @@ export async function startPm2(): Promise<Pm2> {
   return {
     home,
     daemonPid,
-    async start(apps) {
+    async start(apps, cluster) {
       const ecosystem = {
         apps: apps.map((app) => ({
           ...app,
-          exec_mode: 'fork',
-          instances: 1,
+          exec_mode: cluster === undefined ? 'fork' : 'cluster',
+          instances: cluster ?? 1,
           autorestart: true,
           restart_delay: 0,
           // Never "unstable": the benchmark kills the same app twenty times in a row on purpose.
@@ -103,6 +106,9 @@ export async function startPm2(): Promise<Pm2> {
         })),
       };
       await call(api.start, ecosystem);
+    },
+    async reload(name) {
+      await call(api.reload, name);
     },
     async remove(names) {
       for (const name of names) await call(api.delete, name);

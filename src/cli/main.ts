@@ -23,7 +23,7 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => process.exit(error.
 
 function describe(entry: ListEntry): string {
   const why = entry.reason ? ` (${entry.reason})` : '';
-  return `${entry.name}: ${entry.status}${entry.pid ? `, pid ${entry.pid}` : ''}${why}\n`;
+  return `${entry.name}${entry.instance > 0 ? `[${entry.instance}]` : ''}: ${entry.status}${entry.pid ? `, pid ${entry.pid}` : ''}${why}\n`;
 }
 
 // A verb that starts a daemon succeeds only when it came online (or waits, by its `--after`, for others to be).
@@ -81,6 +81,25 @@ program
   .action(async (name: string) => online((await callSupervisor('restart', name)) as ListEntry));
 
 program
+  .command('reload')
+  .description('zero-downtime restart: a new run on the held sockets, then the old one stops gracefully; one instance at a time')
+  .argument('<name>')
+  .action(async (name: string) => {
+    const result = (await callSupervisor('reload', name)) as { entries: ListEntry[]; reloaded: boolean; reason: string | null };
+    for (const entry of result.entries) online(entry);
+    if (!result.reloaded) out(`${name}: ${result.reason}\n`);
+  });
+
+program
+  .command('scale')
+  .description('run this many instances of a daemon on its held sockets')
+  .argument('<name>')
+  .argument('<count>', 'instances, from 1 to 64', whole)
+  .action(async (name: string, count: number) => {
+    for (const entry of (await callSupervisor('scale', name, count)) as ListEntry[]) online(entry);
+  });
+
+program
   .command('install')
   .description('install a program as a daemon and start it: a Node script, or any executable')
   .argument('<name>', 'the daemon name ([A-Za-z0-9._-]{1,64})')
@@ -98,12 +117,13 @@ program
   .option('--ready <mode>', 'when a run is ready: report, port, port:<n>, http:<path>, none, or auto (default: a ready report, or up for readyAfter)')
   .option('--health <mode>', 'how a running program is checked: port, port:<n>, http:<path>, none (default: as --ready port/http, else none)')
   .option('--after <name>', 'start only once this daemon is online (repeatable)', collect, [])
+  .option('--instances <n>', 'copies on the same sockets, the kernel spreading connections (a dae daemon, or --sockets inherit)', whole)
   .addOption(new Option('--sockets <mode>', 'inherit: the supervisor holds its ports and hands them over at exec as systemd does (LISTEN_FDS); own: it binds its own (default: own, or inherit for a dae daemon)').choices(['inherit', 'own']))
   .action(async (name: string, program: string, args: string[], o: Record<string, unknown>) => {
     // Paths are the CLI's: resolved against its working directory, never the supervisor's. A bare name that is no
     // file here is a command, looked up on PATH.
     const options: Record<string, unknown> = { args, env: o.env, cwd: resolve(typeof o.cwd === 'string' ? o.cwd : '.') };
-    for (const key of ['restart', 'maxRestarts', 'minUptime', 'stopSignal', 'stopTimeout', 'maxMemory', 'ready', 'health', 'sockets'] as const) {
+    for (const key of ['restart', 'maxRestarts', 'minUptime', 'stopSignal', 'stopTimeout', 'maxMemory', 'ready', 'health', 'sockets', 'instances'] as const) {
       if (o[key] !== undefined) options[key] = o[key];
     }
     if (typeof o.interpreter === 'string') options.interpreter = o.interpreter.includes('/') ? resolve(o.interpreter) : o.interpreter;

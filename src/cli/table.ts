@@ -39,8 +39,11 @@ export function formatColumns(header: readonly string[], rows: readonly string[]
 export function formatTable(entries: readonly ListEntry[], colour: boolean): string {
   if (entries.length === 0) return 'no daemons installed (dae install <name> <script>)\n';
   const header = ['name', 'status', 'pid', 'tcp', 'http', 'ws', 'restarts', 'uptime', 'cpu', 'memory', 'need', 'reason'];
+  const copies = new Map<string, number>();
+  for (const e of entries) copies.set(e.name, (copies.get(e.name) ?? 0) + 1);
   const rows = entries.map((e) => [
-    e.name, e.status, e.pid === null ? '-' : String(e.pid),
+    // Instances of one daemon: name[instance].
+    (copies.get(e.name) ?? 1) > 1 ? `${e.name}[${e.instance}]` : e.name, e.status, e.pid === null ? '-' : String(e.pid),
     String(e.ports.tcp ?? '-'), String(e.ports.http ?? '-'), String(e.ports.ws ?? '-'),
     String(e.restarts), duration(e.uptime), e.pid === null ? '-' : `${e.cpu}%`, bytes(e.memory),
     e.lan ? `${e.lan.need} (epoch ${e.lan.epoch})` : '-',

@@ -61,6 +61,8 @@ export interface Identity {
 export type DaemonStatus = 'idle' | 'starting' | 'listening' | 'stopping' | 'stopped';
 
 const MAX_AUTH_FAILURES = 5;
+// How long a connection accepted while the daemon stops may take to send its first request.
+const LATE_GRACE_MS = 1000;
 
 // `daemon.<pid>.sock`; further daemons in the same process get `daemon.<pid>-<n>.sock`.
 let socketsInProcess = 0;
@@ -275,7 +277,14 @@ export abstract class Daemon extends EventEmitter {
       kind,
       close: () => new Promise((resolve) => {
         wss?.close();
-        server.close(() => resolve());
+        // A request that arrives on a kept-alive connection now is answered, and its connection closed after it; a
+        // connection whose request is in flight is closed as soon as its answer is written.
+        server.on('request', (_request, response) => (response.shouldKeepAlive = false));
+        const idle = setInterval(() => server.closeIdleConnections(), 20);
+        server.close(() => {
+          clearInterval(idle);
+          resolve();
+        });
         server.closeIdleConnections();
       }),
       destroy: () => server.closeAllConnections(),
@@ -312,9 +321,13 @@ export abstract class Daemon extends EventEmitter {
     this.#setStatus('stopping');
     this.#link?.close();
     const closed = this.#closeDoors();
-    const sessions = [...this.#sessions];
-    const allClosed = Promise.all(sessions.map((session) => (session.closed ? undefined : new Promise<void>((resolve) => session.once('close', () => resolve())))));
-    for (const session of sessions) session.shutdown();
+    // Sessions accepted from here on are waited for too.
+    const allClosed = this.#sessions.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => this.once('sessions-closed', () => resolve()));
+    // A connection that has sent nothing yet was accepted just before: its first request is served too.
+    for (const session of this.#sessions) {
+      if (session.received) session.shutdown();
+      else session.shutdownAfterFirstLine(LATE_GRACE_MS);
+    }
     const deadline = setTimeout(() => {
       for (const session of this.#sessions) session.close();
       for (const door of this.#doors) door.destroy();
@@ -408,9 +421,15 @@ export abstract class Daemon extends EventEmitter {
   }
 
   #accept(session: Session): void {
-    if (this.#status === 'stopping' || this.#status === 'stopped') return session.fatal({ code: 'ERR_SHUTTING_DOWN', message: 'the daemon is stopping' });
+    if (this.#status === 'stopped') return session.fatal({ code: 'ERR_SHUTTING_DOWN', message: 'the daemon is stopping' });
     this.#sessions.add(session);
-    session.once('close', () => this.#sessions.delete(session));
+    session.once('close', () => {
+      this.#sessions.delete(session);
+      if (this.#sessions.size === 0) this.emit('sessions-closed');
+    });
+    // Accepted before the doors closed (its admission was under way): its first request is served, then it closes. On
+    // a listening socket others share (a reload), a client cannot know which run accepted it.
+    if (this.#status === 'stopping') session.shutdownAfterFirstLine(LATE_GRACE_MS);
     this.emit('guest', session);
   }
 

@@ -93,6 +93,9 @@ export class Session extends EventEmitter implements Guest {
   #authenticated: boolean;
   #inputDone = false; // no more input will be processed (peer ended, `dae`, stop, fatal)
   #endWhenIdle = false;
+  /** Stopping: what was received still runs, nothing more is read. */
+  #draining = false;
+  #shutdownAfterLine = false;
   #closed = false;
   #pausedForBacklog = false;
   #pausedForWrite = false;
@@ -162,9 +165,9 @@ export class Session extends EventEmitter implements Guest {
       // Held, and reading paused: what is held is bounded by the read that brought it.
       this.#backlog.push(line);
       this.#setPaused('backlog', true);
-      return;
-    }
-    this.#handle(line);
+    } else this.#handle(line);
+    // The rest of the chunk that brought it still arrives, and is served too.
+    if (this.#shutdownAfterLine && !this.#draining) queueMicrotask(() => this.shutdown());
   }
 
   // A command waits while too many replies are owed, or while replies wait to be written.
@@ -184,7 +187,7 @@ export class Session extends EventEmitter implements Guest {
     if (this.#backlogHead === this.#backlog.length) {
       this.#backlog = [];
       this.#backlogHead = 0;
-      this.#setPaused('backlog', false);
+      if (!this.#draining) this.#setPaused('backlog', false);
     }
   }
 
@@ -213,19 +216,29 @@ export class Session extends EventEmitter implements Guest {
     this.#killTimer.unref();
   }
 
-  /** Daemon shutdown: stop taking commands, answer those received, then close. */
+  /** Daemon shutdown (a graceful stop, a reload): stop reading, run and answer every command already received (those
+   * held back by the limits too), then close. */
   shutdown(): void {
     if (this.#closed) return;
-    const waiting = this.#backlog.slice(this.#backlogHead);
-    this.#backlog = [];
-    this.#backlogHead = 0;
-    this.#inputDone = true;
-    for (const line of waiting) {
-      const parsed = parsePacket(line);
-      if (parsed.kind !== 'empty') this.#reply(this.#errorReply({ code: 'ERR_SHUTTING_DOWN', message: 'the daemon is stopping' }, 'name' in parsed ? parsed.name : undefined));
-    }
+    this.#draining = true;
+    this.#setPaused('backlog', true);
     this.#endWhenIdle = true;
+    this.#pump();
     this.#queueFlush();
+  }
+
+  /** Whether a line has arrived on it yet. */
+  get received(): boolean {
+    return !this.#firstLine;
+  }
+
+  /** A connection accepted while the daemon stops: its first line (waited for up to `graceMs`) and what came with it
+   * are served, then it closes as at shutdown. */
+  shutdownAfterFirstLine(graceMs: number): void {
+    this.#shutdownAfterLine = true;
+    const timer = setTimeout(() => this.shutdown(), graceMs);
+    timer.unref();
+    this.once('close', () => clearTimeout(timer));
   }
 
   endAfterReplies(): void {

@@ -13,14 +13,15 @@ import { acquireLock, homePaths, loadMachineIdentity, loadToken, prepareHome, re
 import { appendPrivate } from './private.js';
 import type { LanLink } from './lan-link.js';
 import { logPath, rotateIfLarge, tailFile } from './logs.js';
-import { Managed, type ListEntry, type StartOutcome, type StatusEvent } from './managed.js';
+import { Managed, type ListEntry, type StatusEvent } from './managed.js';
+import { Group, type ReloadResult } from './group.js';
 import { canBind, choosePort, portTaken } from './ports.js';
 import { checkAfter, dependentsOf, waitingFor } from './order.js';
 import { processStartTicks, sampleGroups } from './process.js';
 import { resolveProgram } from './program.js';
 import { defaultHealth, probesPort } from './readiness.js';
 import { reapRun, scanRuns } from './runs.js';
-import { checkInstallOptions, checkName, type DaemonSpec, type InstallOptions, type LanPlacement, type PersistedState } from './spec.js';
+import { checkInstallOptions, checkInstances, checkName, type DaemonSpec, type InstallOptions, type LanPlacement, type PersistedState } from './spec.js';
 import { StateStore, stateError } from './state-store.js';
 import { decideTakeBack } from './take-back.js';
 
@@ -57,6 +58,8 @@ export interface DaemonInfo extends ListEntry {
   sockets: 'inherit' | 'own';
   /** The supervisor holds its sockets right now. */
   held: boolean;
+  /** How many instances it runs (`list` has one entry each). */
+  instances: number;
 }
 
 function digest(text: string): Buffer {
@@ -68,7 +71,7 @@ export class Dae extends Daemon {
   override name = 'Dae';
   readonly config: DaeConfig;
   readonly paths: HomePaths;
-  readonly #managed = new Map<string, Managed>();
+  readonly #groups = new Map<string, Group>();
   readonly #subscribers = new Set<Guest>();
   readonly #state: StateStore;
   readonly #echo: boolean;
@@ -103,6 +106,8 @@ export class Dae extends Daemon {
     start: { protected: true, run: (name: string) => this.startDaemon(name) },
     stop: { protected: true, run: (name: string) => this.stopDaemon(name) },
     restart: { protected: true, run: (name: string) => this.restartDaemon(name) },
+    reload: { protected: true, run: (name: string) => this.reload(name) },
+    scale: { protected: true, run: (name: string, count: number) => this.scale(name, count) },
     logs: { protected: true, run: (name: string, lines: number = 50) => this.logs(name, lines) },
     events: {
       guest: true,
@@ -127,7 +132,7 @@ export class Dae extends Daemon {
     alive: {
       guest: true,
       run: (guest: Guest, seq: number) => {
-        for (const managed of this.#managed.values()) if (managed.channel === guest) managed.alive(seq);
+        for (const managed of this.#everyCopy()) if (managed.channel === guest) managed.alive(seq);
       },
     },
   };
@@ -161,7 +166,7 @@ export class Dae extends Daemon {
       await this.#joinLan();
     } catch (error) {
       // Nothing this attempt spawned is left running unrecorded.
-      await Promise.all([...this.#managed.values()].map((managed) => managed.stop('the supervisor failed to start').catch(() => undefined)));
+      await Promise.all([...this.#groups.values()].map((group) => group.stop('the supervisor failed to start').catch(() => undefined)));
       await super.stop().catch(() => undefined);
       this.#unlock();
       throw error;
@@ -182,15 +187,17 @@ export class Dae extends Daemon {
       this.#log(`giving ${spec.name} back (it ran for the LAN's need ${spec.lan!.need}; this supervisor follows no LAN manager): stopped and forgotten`);
     }
     for (const stray of plan.strays) this.#log(`killing pid ${stray.pid}: a process of this home that no record knows`);
-    const start: Managed[] = [];
-    for (const { spec, restarts, adopt, start: fresh } of plan.keep) {
-      const managed = this.#add(spec, restarts);
+    for (const { spec, instance, restarts, adopt } of plan.keep) {
+      const managed = (this.#groups.get(spec.name) ?? this.#addGroup(spec)).add(instance, restarts);
       if (adopt !== null) managed.adopt(adopt);
-      else if (fresh) start.push(managed);
     }
     // Nothing left over may hold a port a fresh run needs.
     await Promise.all(plan.reap.map((run) => reapRun(run)));
-    for (const managed of start) void managed.start();
+    for (const group of this.#groups.values()) {
+      // An instance with no record at all is added too; instance 0 first, as always.
+      for (let instance = 0; instance < group.count; instance++) group.members[instance] ??= group.add(instance);
+      if (!group.spec.stopped) void group.start().catch((error: Error) => this.#log(`${group.name}: ${error.message}`));
+    }
   }
 
   /** Stops every daemon, then the supervisor. */
@@ -206,10 +213,9 @@ export class Dae extends Daemon {
       if (!(await this.#starting.then(() => true, () => false))) return;
       if (this.#sampler) clearInterval(this.#sampler);
       await this.#lan?.stop();
-      const all = [...this.#managed.values()];
-      if (options.keepDaemons) for (const managed of all) managed.detach();
+      if (options.keepDaemons) for (const group of this.#groups.values()) group.detach();
       else {
-        await Promise.all(all.map((managed) => managed.stop('the supervisor stopped')));
+        await Promise.all([...this.#groups.values()].map((group) => group.stop('the supervisor stopped')));
         // Stopped with its daemons means nothing of this home runs on.
         const { reap } = decideTakeBack({ version: 1, daemons: [] }, await scanRuns(), { runtimeDir: this.paths.run, followsLan: true });
         await Promise.all(reap.map((run) => reapRun(run)));
@@ -256,7 +262,7 @@ export class Dae extends Daemon {
 
   /** True when the daemon's current run sent a dae ready report (it is a dae daemon). */
   hasReported(name: string): boolean {
-    return this.#managed.get(name)?.run?.reported === true;
+    return this.#groups.get(name)?.members[0]?.run?.reported === true;
   }
 
   /** True when `port` is leased to no daemon here and can be bound on `host` now. */
@@ -267,12 +273,12 @@ export class Dae extends Daemon {
   // Every port leased to a daemon (other than `except`), for any protocol.
   #leased(except?: DaemonSpec): Set<number> {
     const taken = new Set<number>();
-    for (const other of this.#managed.values()) if (other.spec !== except) for (const port of Object.values(other.spec.leases)) taken.add(port);
+    for (const { spec } of this.#groups.values()) if (spec !== except) for (const port of Object.values(spec.leases)) taken.add(port);
     return taken;
   }
 
   async #install(name: string, script: string, options: InstallOptions, placement: { host: string; lan: LanPlacement } | null): Promise<ListEntry> {
-    if (this.#managed.has(name)) throw new DaeError('ERR_ALREADY_INSTALLED', `${name} is already installed (uninstall it first)`);
+    if (this.#groups.has(name)) throw new DaeError('ERR_ALREADY_INSTALLED', `${name} is already installed (uninstall it first)`);
     const checked = checkInstallOptions(options);
     const cwd = resolvePath(checked.cwd ?? process.cwd());
     if (!existsSync(cwd) || !statSync(cwd).isDirectory()) throw new DaeError('ERR_BAD_ARGS', `cwd ${cwd} is not a directory`);
@@ -290,6 +296,7 @@ export class Dae extends Daemon {
       ...(checked.health !== undefined ? { health: checked.health } : {}),
       ...(checked.after !== undefined && checked.after.length > 0 ? { after: checked.after } : {}),
       ...(checked.sockets !== undefined ? { sockets: checked.sockets } : {}),
+      ...(checked.instances !== undefined && checked.instances > 1 ? { instances: checked.instances } : {}),
       args: checked.args ?? [],
       env: checked.env ?? {},
       cwd,
@@ -303,24 +310,37 @@ export class Dae extends Daemon {
       stopped: false,
       ...placement,
     };
-    const managed = this.#add(spec);
+    if (placement !== null && (spec.instances ?? 1) > 1) throw new DaeError('ERR_BAD_ARGS', `${name}: a daemon the LAN places runs one instance`);
+    const group = this.#addGroup(spec);
+    for (let instance = 0; instance < group.count; instance++) group.add(instance);
+    const managed = group.members[0]!;
     try {
       await this.#lease(spec, checked.ports ?? {});
     } catch (error) {
-      this.#managed.delete(name);
+      this.#groups.delete(name);
       throw error;
     }
     // The spec and the first run's record are written in one write, before the spawn; if it fails, nothing was installed.
-    const { entry, outcome } = await this.#startAndSettle(managed);
+    const outcome = await managed.startAndSettle();
+    const entry = managed.entry();
     // Waiting for its `--after` daemons: nothing was spawned, so nothing was written yet.
     const unwritten = outcome === 'unwritten' ? entry.reason : outcome === 'waiting' ? await this.#persist().then(() => null, (error: Error) => error.message) : null;
     if (unwritten !== null) {
-      this.#managed.delete(name);
+      this.#groups.delete(name);
       this.#blocked.delete(managed);
       throw stateError(this.paths.state, unwritten, `${name} was not installed`);
     }
     this.#log(`installed ${name}: ${path} ports ${JSON.stringify(spec.leases)}${placement ? ` for need ${placement.lan.need} (epoch ${placement.lan.epoch})` : ''}`);
-    return entry;
+    if (group.count > 1 && entry.status === 'online') {
+      try {
+        await group.start();
+      } catch (error) {
+        // Its first run said it binds its own sockets: copies cannot share them, so nothing stays installed.
+        await this.#forget(group, 'not installed');
+        throw error;
+      }
+    }
+    return group.entries().find((other) => other.status !== 'online') ?? entry;
   }
 
   // A machine manager: follow the LAN manager's needs (the config names it). Loaded only then.
@@ -339,76 +359,108 @@ export class Dae extends Daemon {
   /** Stops a daemon, forgets it and releases its ports. */
   uninstall(name: string): Promise<{ name: string; uninstalled: true }> {
     return this.#serial(name, async () => {
-      const managed = this.#get(name);
+      const group = this.#get(name);
       const dependents = dependentsOf(name, this.#dependencies());
       if (dependents.length > 0) throw new DaeError('ERR_BAD_ARGS', `${name} is named by --after of ${dependents.join(', ')}: uninstall ${dependents.length === 1 ? 'it' : 'them'} first`);
-      // Stopped on disk first: a crash from here on never brings it back.
-      const wasStopped = managed.spec.stopped;
-      await this.#commit(`${name} was not uninstalled`, () => (managed.spec.stopped = true), () => (managed.spec.stopped = wasStopped));
-      await managed.stop('uninstalled');
-      this.#managed.delete(name);
-      this.#blocked.delete(managed);
-      await this.#commit(`${name} is stopped, but still installed: uninstall it again`, () => undefined, () => this.#managed.set(name, managed));
+      await this.#forget(group, 'uninstalled');
       this.#log(`uninstalled ${name}`);
       return { name, uninstalled: true as const };
     });
   }
 
-  // A daemon the LAN placed is started and restarted by the LAN (a local stop hands it back to the LAN).
-  #local(name: string): Managed {
-    const managed = this.#get(name);
-    if (managed.spec.lan) throw new DaeError('ERR_PLACEMENT', `${name} runs for the LAN manager's need ${managed.spec.lan.need}: the LAN starts and restarts it (dae stop gives it back)`);
-    return managed;
+  // Stops every copy of it and forgets it: stopped on disk first, so a crash from here on never brings it back.
+  async #forget(group: Group, reason: string): Promise<void> {
+    const { name, spec } = group;
+    const wasStopped = spec.stopped;
+    await this.#commit(`${name} was not uninstalled`, () => (spec.stopped = true), () => (spec.stopped = wasStopped));
+    await group.stop(reason);
+    this.#groups.delete(name);
+    for (const managed of group.all()) this.#blocked.delete(managed);
+    await this.#commit(`${name} is stopped, but still installed: uninstall it again`, () => undefined, () => this.#groups.set(name, group));
   }
 
-  /** Starts an installed daemon that is stopped or errored. */
+  // A daemon the LAN placed is started and restarted by the LAN (a local stop hands it back to the LAN).
+  #local(name: string): Group {
+    const group = this.#get(name);
+    if (group.spec.lan) throw new DaeError('ERR_PLACEMENT', `${name} runs for the LAN manager's need ${group.spec.lan.need}: the LAN starts and restarts it (dae stop gives it back)`);
+    return group;
+  }
+
+  // Marks it to run (or not) in memory and on disk together.
+  async #want(group: Group, stopped: boolean, what: string): Promise<void> {
+    const was = group.spec.stopped;
+    await this.#commit(`${group.name} was not ${what}`, () => (group.spec.stopped = stopped), () => (group.spec.stopped = was));
+  }
+
+  // One entry for a verb on the whole group: the first instance that is not as wanted, else instance 0's.
+  #summary(group: Group, wanted: string): ListEntry {
+    const entries = group.entries();
+    return entries.find((entry) => entry.status !== wanted) ?? entries[0]!;
+  }
+
+  /** Starts an installed daemon (every instance) that is stopped or errored. */
   startDaemon(name: string): Promise<ListEntry> {
     return this.#serial(name, async () => {
-      const managed = this.#local(name);
-      const wasStopped = managed.spec.stopped;
-      await this.#commit(`${name} was not started`, () => (managed.spec.stopped = false), () => (managed.spec.stopped = wasStopped));
-      managed.resetHistory();
-      if (managed.run !== null) return managed.entry();
-      return (await this.#startAndSettle(managed)).entry;
+      const group = this.#local(name);
+      await this.#want(group, false, 'started');
+      for (const managed of group.members) managed.resetHistory();
+      await group.start();
+      return this.#summary(group, 'online');
     });
   }
 
-  /** Stops a daemon and keeps it stopped (also across supervisor restarts). */
+  /** Stops a daemon (every instance) and keeps it stopped (also across supervisor restarts). */
   stopDaemon(name: string): Promise<ListEntry> {
     return this.#serial(name, async () => {
-      const managed = this.#get(name);
-      const wasStopped = managed.spec.stopped;
-      await this.#commit(`${name} was not stopped`, () => (managed.spec.stopped = true), () => (managed.spec.stopped = wasStopped));
-      this.#blocked.delete(managed);
-      await managed.stop();
+      const group = this.#get(name);
+      await this.#want(group, true, 'stopped');
+      for (const managed of group.all()) this.#blocked.delete(managed);
+      await group.stop();
       await this.#persist().catch(() => undefined);
-      return managed.entry();
+      return this.#summary(group, 'stopped');
     });
   }
 
-  /** Stops (if running) and starts again; clears `errored` and the backoff. */
+  /** Stops (if running) and starts again, every instance; clears `errored` and the backoff. Its sockets stay held:
+   * connections wait in the backlog for the next run. */
   restartDaemon(name: string): Promise<ListEntry> {
     return this.#serial(name, async () => {
-      const managed = this.#local(name);
-      const wasStopped = managed.spec.stopped;
-      await this.#commit(`${name} was not restarted`, () => (managed.spec.stopped = false), () => (managed.spec.stopped = wasStopped));
-      // Its sockets stay held: connections wait in the backlog for the next run.
-      await managed.stop('restarting', true);
-      managed.resetHistory();
-      return (await this.#startAndSettle(managed)).entry;
+      const group = this.#local(name);
+      await this.#want(group, false, 'restarted');
+      await group.restart();
+      return this.#summary(group, 'online');
     });
   }
 
-  /** Every daemon, one entry each (CPU and memory come from the background sampler). */
+  /** Zero-downtime restart on the held sockets, one instance at a time (see `Group.reload`). */
+  reload(name: string): Promise<ReloadResult> {
+    return this.#serial(name, async () => {
+      const group = this.#local(name);
+      await this.#want(group, false, 'reloaded');
+      return group.reload();
+    });
+  }
+
+  /** Runs `count` instances of a daemon. */
+  scale(name: string, count: number): Promise<ListEntry[]> {
+    return this.#serial(name, async () => {
+      const group = this.#local(name);
+      checkInstances(count);
+      await group.scale(count, (change, undo) => this.#commit(`${name} was not scaled`, change, undo));
+      return group.entries();
+    });
+  }
+
+  /** Every daemon, one entry per instance (CPU and memory come from the background sampler). */
   list(): ListEntry[] {
-    return [...this.#managed.values()].map((managed) => managed.entry());
+    return [...this.#groups.values()].flatMap((group) => group.entries());
   }
 
   info(name: string): DaemonInfo {
-    const managed = this.#get(name);
-    const { spec } = managed;
+    const group = this.#get(name);
+    const { spec } = group;
     return {
-      ...managed.entry(),
+      ...group.members[0]!.entry(),
       args: spec.args,
       cwd: spec.cwd,
       env: Object.keys(spec.env),
@@ -425,7 +477,8 @@ export class Dae extends Daemon {
       health: spec.health ?? defaultHealth(spec.ready ?? 'auto'),
       after: spec.after ?? [],
       sockets: spec.sockets ?? 'own',
-      held: managed.holdsSockets,
+      held: group.sockets.holding,
+      instances: group.count,
     };
   }
 
@@ -466,8 +519,8 @@ export class Dae extends Daemon {
     if (report === null || typeof report !== 'object' || typeof report.name !== 'string' || typeof report.ports !== 'object' || report.ports === null) {
       throw new DaeError('ERR_BAD_ARGS', 'ready takes {name, pid, secret, ports}');
     }
-    const managed = this.#managed.get(report.name);
-    if (managed === undefined || !managed.owns(report.secret)) {
+    const managed = this.#groups.get(report.name)?.owner(report.secret);
+    if (managed === undefined) {
       guest.endAfterReplies();
       throw new DaeError('ERR_AUTH_FAILED', `no daemon ${JSON.stringify(report.name)} with that secret`);
     }
@@ -475,23 +528,6 @@ export class Dae extends Daemon {
     // The secret proved the child: its liveness channel stays open without auth.
     guest.subscribed();
     return true;
-  }
-
-  // Starts a run and waits until it is online or has failed to start.
-  async #startAndSettle(managed: Managed): Promise<{ entry: ListEntry; outcome: StartOutcome }> {
-    let settle = (): void => undefined;
-    const settled = new Promise<void>((resolve) => (settle = resolve));
-    const listener = (event: StatusEvent): void => {
-      if (event.name === managed.name && event.to !== 'starting') settle();
-    };
-    this.on('daemon-status', listener);
-    try {
-      const outcome = await managed.start();
-      if (outcome === 'spawned') await settled;
-      return { entry: managed.entry(), outcome };
-    } finally {
-      this.off('daemon-status', listener);
-    }
   }
 
   // Changes the desired state in memory and on disk together: when the write fails, the change is undone.
@@ -505,25 +541,41 @@ export class Dae extends Daemon {
     }
   }
 
-  #add(spec: DaemonSpec, restarts = 0): Managed {
-    const managed = new Managed(spec, {
+  #addGroup(spec: DaemonSpec): Group {
+    const group = new Group(spec, {
+      make: (group, instance, restarts) => this.#copy(group, instance, restarts),
+      persist: () => this.#persist(),
+      replaced: (group, instance, reason) => this.#statusChanged({ name: group.name, instance, from: 'online', to: 'online', at: new Date().toISOString(), reason }),
+    });
+    this.#groups.set(spec.name, group);
+    return group;
+  }
+
+  // A copy of a daemon: an instance, or a reload's new run (whose status is its own until it takes over).
+  #copy(group: Group, instance: number, restarts: number): Managed {
+    const managed: Managed = new Managed(group.spec, {
       config: this.config,
       logDir: this.paths.logs,
       runtimeDir: this.paths.run,
       supervisorPort: () => this.port,
       persist: () => this.#persist(),
       blocked: (managed) => this.#block(managed),
-      waitingFor: (spec) => waitingFor(spec.after ?? [], (dependency) => this.#managed.get(dependency)?.status === 'online'),
-      statusChanged: (event) => this.#statusChanged(event),
-    }, restarts);
-    this.#managed.set(spec.name, managed);
+      waitingFor: (spec) => waitingFor(spec.after ?? [], (dependency) => this.#groups.get(dependency)?.online === true),
+      othersRun: (managed) => group.othersRun(managed),
+      statusChanged: (event) => (group.shows(managed) ? this.#statusChanged(event) : this.#log(`${event.name} (instance ${event.instance}, new run of a reload): ${event.from} -> ${event.to}${event.reason ? ` (${event.reason})` : ''}`)),
+    }, { restarts, instance, sockets: group.sockets });
     return managed;
   }
 
-  #get(name: string): Managed {
-    const managed = typeof name === 'string' ? this.#managed.get(name) : undefined;
-    if (managed === undefined) throw new DaeError('ERR_NOT_INSTALLED', `no daemon named ${JSON.stringify(name)} is installed`);
-    return managed;
+  #get(name: string): Group {
+    const group = typeof name === 'string' ? this.#groups.get(name) : undefined;
+    if (group === undefined) throw new DaeError('ERR_NOT_INSTALLED', `no daemon named ${JSON.stringify(name)} is installed`);
+    return group;
+  }
+
+  // Every copy of every daemon that may have a process.
+  #everyCopy(): Managed[] {
+    return [...this.#groups.values()].flatMap((group) => group.all());
   }
 
   // Leases are taken one install at a time, so two installs never get the same port. `exact` ports must be free.
@@ -551,7 +603,7 @@ export class Dae extends Daemon {
 
   // Writes the whole state durably; a failure is logged (once until a write succeeds again) and rejects.
   #persist(): Promise<void> {
-    return this.#state.write({ version: 1, daemons: [...this.#managed.values()].map((managed) => ({ spec: managed.spec, run: managed.run, restarts: managed.restarts })) });
+    return this.#state.write({ version: 1, daemons: [...this.#groups.values()].map((group) => group.record()) });
   }
 
   // A spawn waits for the state to be writable: the store tries again every second.
@@ -566,7 +618,7 @@ export class Dae extends Daemon {
     this.#blocked.clear();
     if (this.#shuttingDown) return;
     for (const managed of waiting) {
-      if (this.#managed.get(managed.name) === managed && !managed.spec.stopped && managed.run === null) void managed.start();
+      if (this.#groups.get(managed.name)?.members.includes(managed) === true && !managed.spec.stopped && managed.run === null) void managed.start();
     }
   }
 
@@ -576,13 +628,13 @@ export class Dae extends Daemon {
     this.emit('daemon-status', event);
     // A daemon online: those waiting for it start when nothing else holds them (start() looks again).
     if (event.to === 'online' && !this.#shuttingDown) {
-      for (const managed of this.#managed.values()) if (managed.status === 'waiting' && managed.spec.after?.includes(event.name)) void managed.start();
+      for (const managed of this.#everyCopy()) if (managed.status === 'waiting' && managed.spec.after?.includes(event.name)) void managed.start();
     }
   }
 
   // Every daemon's `--after`, by name.
   #dependencies(): Map<string, readonly string[]> {
-    return new Map([...this.#managed.values()].map((managed) => [managed.name, managed.spec.after ?? []]));
+    return new Map([...this.#groups.values()].map((group) => [group.name, group.spec.after ?? []]));
   }
 
   #sample(): void {
@@ -596,10 +648,10 @@ export class Dae extends Daemon {
       }
     };
     const groups = sampleGroups();
-    for (const managed of this.#managed.values()) {
-      managed.sample(now, groups);
-      rotate(logPath(this.paths.logs, managed.name, 'out'));
-      rotate(logPath(this.paths.logs, managed.name, 'err'));
+    for (const managed of this.#everyCopy()) managed.sample(now, groups);
+    for (const name of this.#groups.keys()) {
+      rotate(logPath(this.paths.logs, name, 'out'));
+      rotate(logPath(this.paths.logs, name, 'err'));
     }
     rotate(this.paths.log);
     this.emit('sampled');

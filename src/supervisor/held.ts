@@ -131,10 +131,11 @@ export class SocketKeeper {
     return done;
   }
 
-  /** Lets everything go: a client is refused at once from now on. */
-  release(): void {
+  /** Lets everything go: a client is refused at once from now on. `leave`: closes this process's copies only (the
+   * supervisor goes and its runs keep serving on theirs, the unix socket's file too). */
+  release(leave = false): void {
     for (const socket of this.#held.splice(0)) socket.handle.close();
-    if (this.#unix !== null) closeUnix(this.#unix);
+    if (this.#unix !== null && !leave) closeUnix(this.#unix);
     this.#unix = null;
   }
 }

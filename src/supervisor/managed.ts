@@ -23,6 +23,8 @@ const POLL_MS = 20;
 
 export interface StatusEvent {
   name: string;
+  /** Which copy of the daemon (0 unless it runs `--instances`). */
+  instance: number;
   from: Status;
   to: Status;
   at: string;
@@ -42,12 +44,16 @@ export interface ManagedContext {
   blocked(managed: Managed): void;
   /** The first of its `--after` daemons that is not online yet, or null. */
   waitingFor(spec: DaemonSpec): string | null;
+  /** Whether another copy of it (an instance, a reload's new run) still runs or is to run on the shared sockets. */
+  othersRun(managed: Managed): boolean;
   statusChanged(event: StatusEvent): void;
 }
 
 /** One line of `list`: observed state, never secrets or environment values. */
 export interface ListEntry {
   name: string;
+  /** Which copy (0 unless it runs `--instances`): one entry each, with the same name. */
+  instance: number;
   pid: number | null;
   status: Status;
   ports: Partial<Record<Protocol, number>>;
@@ -103,21 +109,32 @@ export class Managed {
   #restartTimer: NodeJS.Timeout | null = null;
   #pollTimer: NodeJS.Timeout | null = null;
   #watch: RunWatch | null = null;
-  /** The sockets held for it (`sockets: inherit`), bound while it should run: across crashes, restarts and backoff. */
-  readonly #sockets = new SocketKeeper();
+  /** The sockets held for it (`sockets: inherit`), bound while it should run: across crashes, restarts and backoff;
+   * one keeper for all its instances. */
+  readonly #sockets: SocketKeeper;
+  readonly instance: number;
   /** Closes the IPC channel of a first run offered to hand its sockets over. */
   #endOffer: (() => void) | null = null;
   #neverReady = false;
+  /** Those waiting for a start to settle: online, or not (errored, backoff, stopped). */
+  #settleWaiters: Array<() => void> = [];
   #cpu = 0;
   #memory = 0;
   #overMemory = 0;
   #lastSample: { ticks: number; at: number } | null = null;
 
   /** `restarts`: the count a previous supervisor had reached (kept in the state, so adoption does not reset it). */
-  constructor(spec: DaemonSpec, ctx: ManagedContext, restarts = 0) {
+  constructor(spec: DaemonSpec, ctx: ManagedContext, options: { restarts?: number; instance?: number; sockets?: SocketKeeper } = {}) {
     this.spec = spec;
     this.#ctx = ctx;
-    this.#restarts = restarts;
+    this.#restarts = options.restarts ?? 0;
+    this.instance = options.instance ?? 0;
+    this.#sockets = options.sockets ?? new SocketKeeper();
+  }
+
+  /** The keeper of its sockets, shared with the other copies of it. */
+  get sockets(): SocketKeeper {
+    return this.#sockets;
   }
 
   get restarts(): number {
@@ -166,6 +183,17 @@ export class Managed {
     return spawning;
   }
 
+  /** Starts a run and resolves once it is online or has failed to start. */
+  async startAndSettle(): Promise<StartOutcome> {
+    let settle = (): void => undefined;
+    const settled = new Promise<void>((resolve) => (settle = resolve));
+    this.#settleWaiters.push(settle);
+    const outcome = await this.start();
+    if (outcome === 'spawned') await settled;
+    else this.#settleWaiters = this.#settleWaiters.filter((waiter) => waiter !== settle);
+    return outcome;
+  }
+
   async #writeAheadAndSpawn(run: RunRecord): Promise<StartOutcome> {
     try {
       await this.#ctx.persist();
@@ -198,6 +226,7 @@ export class Managed {
       DAE_PORT: String(this.#ctx.supervisorPort()),
       DAE_SECRET: run.secret,
       DAE_NAME: this.spec.name,
+      DAE_INSTANCE: String(this.instance),
       DAE_RUNTIME_DIR: this.#ctx.runtimeDir,
     });
     // Placed by the LAN: bind the advertised address (other daemons choose their own, loopback by default).
@@ -403,7 +432,7 @@ export class Managed {
 
   // Not to run any more (stopped, errored, uninstalled): a client is refused at once, not left in a backlog.
   #releaseSockets(): void {
-    this.#sockets.release();
+    if (!this.#ctx.othersRun(this)) this.#sockets.release();
   }
 
   /** Whether the supervisor holds its sockets now (`info`). */
@@ -440,6 +469,7 @@ export class Managed {
     const online = this.run !== null && (this.#status === 'online' || this.#status === 'starting' || this.#status === 'stopping');
     const entry: ListEntry = {
       name: this.name,
+      instance: this.instance,
       pid: online ? this.run!.pid : null,
       status: this.#status,
       ports: { ...this.spec.leases },
@@ -600,6 +630,7 @@ export class Managed {
     if (from === to && to !== 'backoff') return;
     this.#status = to;
     debug('%s %s -> %s %s', this.name, from, to, reason ?? '');
-    this.#ctx.statusChanged({ name: this.name, from, to, at: new Date().toISOString(), reason });
+    if (to !== 'starting') for (const settle of this.#settleWaiters.splice(0)) settle();
+    this.#ctx.statusChanged({ name: this.name, instance: this.instance, from, to, at: new Date().toISOString(), reason });
   }
 }

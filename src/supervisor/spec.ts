@@ -23,6 +23,8 @@ export interface DaemonSpec {
   /** `inherit`: the supervisor holds its sockets and hands them to each run (LISTEN_FDS); `own`: it binds its own.
    * Absent: `own` until a dae daemon's ready report says it takes them. */
   sockets?: 'inherit' | 'own';
+  /** How many copies run on its held sockets (`--instances`, `dae scale`); absent: 1. */
+  instances?: number;
   args: string[];
   env: Record<string, string>;
   cwd: string;
@@ -59,10 +61,18 @@ export interface RunRecord {
   startedAt: number;
 }
 
+/** A copy of a daemon beside instance 0: another instance, or the new run of a reload in progress (same instance). */
+export interface CopyRecord {
+  instance: number;
+  run: RunRecord | null;
+  restarts: number;
+}
+
 export interface PersistedState {
   version: 1;
-  /** `restarts`: how often the supervisor restarted it so far (absent in older files: 0). */
-  daemons: Array<{ spec: DaemonSpec; run: RunRecord | null; restarts?: number }>;
+  /** `run`, `restarts`: instance 0's (`restarts`: how often the supervisor restarted it so far; absent in older files:
+   * 0); `copies`: the other instances' and a reload's new runs. */
+  daemons: Array<{ spec: DaemonSpec; run: RunRecord | null; restarts?: number; copies?: CopyRecord[] }>;
 }
 
 /** Options of `install`, from the wire, the library or the CLI. */
@@ -85,9 +95,22 @@ export interface InstallOptions {
   after?: string[];
   /** `inherit`: hold the sockets from the first run on (a systemd-style program); `own`: never. */
   sockets?: 'inherit' | 'own';
+  /** Copies on the same sockets (default 1). */
+  instances?: number;
 }
 
 export const NAME = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** The most copies of one daemon (`--instances`, `dae scale`). */
+export const MAX_INSTANCES = 64;
+
+/** Checks an instance count: a whole number from 1 to MAX_INSTANCES. */
+export function checkInstances(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_INSTANCES) {
+    throw new DaeError('ERR_BAD_ARGS', `instances must be a whole number from 1 to ${MAX_INSTANCES}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
 
 /** Checks a daemon name: it becomes part of file names. */
 export function checkName(name: unknown): string {
@@ -189,12 +212,15 @@ export function checkInstallOptions(input: unknown): InstallOptions {
         if (value !== 'inherit' && value !== 'own') throw new DaeError('ERR_BAD_ARGS', `option sockets must be inherit or own, got ${JSON.stringify(value)}`);
         out.sockets = value;
         break;
+      case 'instances':
+        out.instances = checkInstances(value);
+        break;
       case 'stopSignal':
         if (typeof value !== 'string' || !(value in constants.signals)) throw new DaeError('ERR_BAD_ARGS', `option stopSignal must be a signal name like SIGTERM, got ${JSON.stringify(value)}`);
         out.stopSignal = value;
         break;
       default:
-        throw new DaeError('ERR_BAD_ARGS', `unknown install option ${JSON.stringify(key)} (known: args, env, cwd, restart, maxRestarts, minUptime, stopSignal, stopTimeout, maxMemory, ports, interpreter, ready, health, after, sockets)`);
+        throw new DaeError('ERR_BAD_ARGS', `unknown install option ${JSON.stringify(key)} (known: args, env, cwd, restart, maxRestarts, minUptime, stopSignal, stopTimeout, maxMemory, ports, interpreter, ready, health, after, sockets, instances)`);
     }
   }
   return out;
@@ -238,6 +264,7 @@ const SPEC_FIELDS = new Map<string, { check: FieldCheck; optional?: true }>([
   ['maxMemory', { check: isWhole(0) }],
   ['leases', { check: isLeases }],
   ['stopped', { check: isBoolean }],
+  ['instances', { check: (value) => (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= MAX_INSTANCES ? null : `a whole number from 1 to ${MAX_INSTANCES}`), optional: true }],
   ['interpreter', { check: (value) => (value === null || isAbsolute(value) === null || value === 'node' ? null : '"node", an absolute path or null'), optional: true }],
   ['ready', { check: (value) => checks(() => parseReady(value)), optional: true }],
   ['health', { check: (value) => checks(() => parseHealth(value)), optional: true }],
@@ -264,6 +291,12 @@ const RUN_FIELDS = new Map<string, FieldCheck>([
   ['startedAt', isWhole(0)],
   ['reported', isBoolean],
   ['startTicks', isWhole(0)],
+]);
+const RUN_RULES = new Map([...RUN_FIELDS].map(([k, check]) => [k, { check, ...(k === 'reported' || k === 'startTicks' ? { optional: true as const } : {}) }]));
+const COPY_FIELDS = new Map<string, { check: FieldCheck }>([
+  ['instance', { check: (value) => (Number.isInteger(value) && (value as number) >= 0 && (value as number) < MAX_INSTANCES ? null : `a whole number from 0 to ${MAX_INSTANCES - 1}`) }],
+  ['run', { check: (value) => { if (value === null) return null; const problems: string[] = []; fields(value, 'run', RUN_RULES, problems); return problems.length === 0 ? null : problems.join('; '); } }],
+  ['restarts', { check: isWhole(0) }],
 ]);
 
 function fields(value: unknown, where: string, rules: Map<string, { check: FieldCheck; optional?: true }>, problems: string[]): void {
@@ -296,7 +329,9 @@ export function checkState(value: unknown, source: string): PersistedState {
     fields(entry.spec, `daemons[${i}].spec`, SPEC_FIELDS, problems);
     if (!Object.hasOwn(entry, 'run')) problems.push(`daemons[${i}].run is missing`);
     if (entry.restarts !== undefined && isWhole(0)(entry.restarts) !== null) problems.push(`daemons[${i}].restarts expected a whole number >= 0, found ${JSON.stringify(entry.restarts)}`);
-    else if (entry.run !== null) fields(entry.run, `daemons[${i}].run`, new Map([...RUN_FIELDS].map(([k, check]) => [k, { check, ...(k === 'reported' || k === 'startTicks' ? { optional: true as const } : {}) }])), problems);
+    else if (entry.run !== null) fields(entry.run, `daemons[${i}].run`, RUN_RULES, problems);
+    if (entry.copies !== undefined && !Array.isArray(entry.copies)) problems.push(`daemons[${i}].copies expected a list, found ${JSON.stringify(entry.copies)?.slice(0, 100)}`);
+    else (entry.copies ?? []).forEach((copy, j) => fields(copy, `daemons[${i}].copies[${j}]`, COPY_FIELDS, problems));
     const name = (entry.spec as { name?: unknown } | null)?.name;
     if (typeof name === 'string' && names.has(name)) problems.push(`daemons[${i}].spec.name ${name} is installed twice`);
     if (typeof name === 'string') names.add(name);

@@ -5,7 +5,7 @@ import type { DaemonSpec, PersistedState, RunRecord } from './spec.js';
 
 export interface TakeBack {
   /** Daemons to keep (each with the restarts recorded), and the run to adopt when one is alive and recorded. */
-  keep: Array<{ spec: DaemonSpec; restarts: number; adopt: (RunRecord & { pid: number }) | null; start: boolean }>;
+  keep: Array<{ spec: DaemonSpec; instance: number; restarts: number; adopt: (RunRecord & { pid: number }) | null; start: boolean }>;
   /** Daemons a LAN placed, which a supervisor that follows no LAN manager gives back (stops and forgets). */
   giveBack: DaemonSpec[];
   /** Runs whose processes must die first: unadoptable, or of daemons given back or stopped. */
@@ -25,22 +25,41 @@ function leaderOf(run: RunRecord, processes: readonly RunProcess[]): RunProcess 
 export function decideTakeBack(state: PersistedState, found: readonly RunProcess[], options: { runtimeDir: string; followsLan: boolean }): TakeBack {
   const plan: TakeBack = { keep: [], giveBack: [], reap: [], strays: [] };
   const known = new Set<string>();
-  for (const { spec, run, restarts = 0 } of state.daemons) {
+  // Every copy: instance 0 (`run`), the other instances, and the new run of a reload cut short (same instance, later).
+  const copies = state.daemons.flatMap(({ spec, run, restarts = 0, copies: more = [] }) => [{ spec, run, restarts, instance: 0 }, ...more.map((copy) => ({ spec, ...copy }))]);
+  for (const { spec, run, restarts, instance } of copies) {
     if (run !== null) known.add(run.secret);
     const mine = run === null ? [] : found.filter((item) => item.secret === run.secret);
     // Placed by a LAN this supervisor no longer follows: nobody would start, restart or keep it.
     if (spec.lan !== undefined && !options.followsLan) {
-      plan.giveBack.push(spec);
+      if (instance === 0) plan.giveBack.push(spec);
       if (mine.length > 0) plan.reap.push(run!);
       continue;
     }
     const leader = run === null || spec.stopped ? undefined : leaderOf(run, mine);
-    if (run !== null && leader !== undefined) {
-      plan.keep.push({ spec, restarts, adopt: { ...run, pid: leader.pid }, start: false });
+    // An instance past the count (scaled down while the supervisor died) is not kept.
+    if (instance >= (spec.instances ?? 1)) {
+      if (run !== null && mine.length > 0) plan.reap.push(run);
+      continue;
+    }
+    // One copy per instance: a reload's new run that is alive replaces the old one (whose process goes).
+    const earlier = plan.keep.findIndex((item) => item.spec.name === spec.name && item.instance === instance);
+    const alive = run !== null && leader !== undefined;
+    if (earlier !== -1) {
+      const other = plan.keep[earlier]!;
+      if (!alive) {
+        if (run !== null && mine.length > 0) plan.reap.push(run);
+        continue;
+      }
+      if (other.adopt !== null) plan.reap.push(other.adopt);
+      plan.keep.splice(earlier, 1);
+    }
+    if (alive) {
+      plan.keep.push({ spec, instance, restarts, adopt: { ...run, pid: leader.pid }, start: false });
       continue;
     }
     if (run !== null && mine.length > 0) plan.reap.push(run);
-    plan.keep.push({ spec, restarts, adopt: null, start: !spec.stopped });
+    plan.keep.push({ spec, instance, restarts, adopt: null, start: !spec.stopped });
   }
   for (const stray of found) {
     if (stray.runtimeDir !== options.runtimeDir || known.has(stray.secret)) continue;

@@ -261,7 +261,7 @@ describe('daemons through the CLI', () => {
     const entries = JSON.parse(listed) as ListEntry[];
     assert.equal(entries.length, 1);
     const [web] = entries as [ListEntry];
-    assert.deepEqual(Object.keys(web).sort(), ['adopted', 'cpu', 'lastExit', 'lastHealth', 'memory', 'name', 'pid', 'ports', 'reason', 'restarts', 'script', 'socket', 'status', 'uptime']);
+    assert.deepEqual(Object.keys(web).sort(), ['adopted', 'cpu', 'instance', 'lastExit', 'lastHealth', 'memory', 'name', 'pid', 'ports', 'reason', 'restarts', 'script', 'socket', 'status', 'uptime']);
     assert.deepEqual([web.name, web.status, web.pid, web.script, web.adopted, web.restarts], ['web', 'online', pid, ECHO, false, 0]);
     assert.deepEqual(web.ports, { tcp: w.base, http: w.base + 1000, ws: w.base + 2000 });
     const client = await Client.connect({ path: join(w.home, 'run', 'dae.sock') });

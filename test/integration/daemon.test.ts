@@ -343,14 +343,14 @@ describe('identity and lifecycle', () => {
     peer.end();
   });
 
-  test('stop lets commands in flight finish, refuses the rest, and closes', async () => {
-    const d = await startTestDaemon();
+  test('stop lets commands in flight finish, runs and answers those received and held back, and closes', async () => {
+    const d = await startTestDaemon({ limits: { maxInFlight: 1 } });
     const peer = await rawPeer(d.port);
-    peer.write('wait ["s"]\n');
+    peer.write('wait ["s"]\nadd [1,2]\nadd [3,4]\n');
     await d.untilRunning(1);
     const stopped = d.stop();
     d.gate('s').resolve('done');
-    assert.deepEqual(await peer.closed(), ['wait ["done"]']);
+    assert.deepEqual(await peer.closed(), ['wait ["done"]', 'add [3]', 'add [7]']);
     await stopped;
     assert.equal(d.status, 'stopped');
     await assert.rejects(rawPeer(d.port));

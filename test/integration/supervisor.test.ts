@@ -47,7 +47,7 @@ describe('install and list', () => {
     const whois = (await call(entry.ports.tcp!, 'whois')) as { name: string; pid: number };
     assert.deepEqual([whois.name, whois.pid], ['kv', entry.pid]);
     const [listed] = dae.list();
-    assert.deepEqual(Object.keys(listed!).sort(), ['adopted', 'cpu', 'lastExit', 'lastHealth', 'memory', 'name', 'pid', 'ports', 'reason', 'restarts', 'script', 'socket', 'status', 'uptime']);
+    assert.deepEqual(Object.keys(listed!).sort(), ['adopted', 'cpu', 'instance', 'lastExit', 'lastHealth', 'memory', 'name', 'pid', 'ports', 'reason', 'restarts', 'script', 'socket', 'status', 'uptime']);
     assert.ok(!JSON.stringify(dae.list()).includes('DAE_SECRET'));
     assert.deepEqual(await dae.dispatch('list'), dae.list());
   });
@@ -181,7 +181,8 @@ describe('ready, liveness and stop', () => {
     const dae = await supervisor();
     const seen: StatusEvent[] = [];
     const errored = untilStatus(dae, 'stray', 'errored', seen);
-    await dae.install('stray', fixture('wrong-port'), { maxRestarts: 2 });
+    // It binds its own (held sockets would give it its leased port whatever it asks for).
+    await dae.install('stray', fixture('wrong-port'), { maxRestarts: 2, sockets: 'own' });
     const event = await errored;
     assert.match(event.reason!, /reported tcp port \d+, but its lease is \d+/);
     assert.ok(!seen.some((e) => e.to === 'online'));
