@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import type { ListEntry } from '../src/index.js';
 import { startLoad, type LoadCounts } from '../test/helpers/load.js';
 import { startCliSupervisor } from './lib/dae-cli.js';
-import { startPm2 } from './lib/pm2.js';
+import { startPm2, type Pm2 } from './lib/pm2.js';
 import { killAllWithEnv } from './lib/procfs.js';
 import { median } from './lib/stats.js';
 import { formatNumber, formatSuite, type Figure, type SuiteResult } from './lib/report.js';
@@ -70,16 +70,17 @@ async function daeRun(marker: string, instances: number, port: number, log: (lin
   }
 }
 
-async function pm2Run(cluster: number | undefined, port: number, log: (line: string) => void): Promise<Outcome> {
-  const pm2 = await startPm2();
+// One PM2 daemon per process (PM2 reads PM2_HOME once): the fork-mode and cluster-mode apps are two apps of it.
+async function pm2Run(pm2: Pm2, cluster: number | undefined, port: number, log: (line: string) => void): Promise<Outcome> {
+  const name = cluster === undefined ? 'fork' : 'cluster';
+  await pm2.start([{ name, script: FIXTURE, env: { DAE_TCP_PORT: String(port), DAE_HTTP_PORT: String(port + 10) } }], cluster);
   try {
-    await pm2.start([{ name: 'reloaded', script: FIXTURE, env: { DAE_TCP_PORT: String(port), DAE_HTTP_PORT: String(port + 10) } }], cluster);
     await untilAccepting(port, 10_000);
     await untilAccepting(port + 10, 10_000);
     log(`PM2 ${cluster === undefined ? 'fork mode' : `cluster mode, ${cluster} instances`}: ${RELOADS} reloads under load`);
-    return await underLoad({ tcp: port, http: port + 10 }, () => pm2.reload('reloaded'));
+    return await underLoad({ tcp: port, http: port + 10 }, () => pm2.reload(name));
   } finally {
-    await pm2.close();
+    await pm2.remove([name]);
   }
 }
 
@@ -97,8 +98,14 @@ export async function runReload(options: ReloadBenchOptions = {}): Promise<Suite
   try {
     const dae = await daeRun(marker, 1, PORTS.dae, log);
     const daeTwo = await daeRun(marker, 2, PORTS.dae + 50, log);
-    const fork = await pm2Run(undefined, PORTS.pm2Fork, log);
-    const cluster = await pm2Run(2, PORTS.pm2Cluster, log);
+    const pm2 = await startPm2();
+    const [fork, cluster] = await (async () => {
+      try {
+        return [await pm2Run(pm2, undefined, PORTS.pm2Fork, log), await pm2Run(pm2, 2, PORTS.pm2Cluster, log)];
+      } finally {
+        await pm2.close();
+      }
+    })();
     const figure = (name: string, unit: string, pick: (outcome: Outcome) => number): Figure => ({
       name, unit, better: 'lower', value: pick(dae),
       others: { 'dae ×2': pick(daeTwo), 'PM2 fork': pick(fork), 'PM2 cluster ×2': pick(cluster) },

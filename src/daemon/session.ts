@@ -409,6 +409,13 @@ export class Session extends EventEmitter implements Guest {
     this.#inputDone = true;
     this.#flush();
     this.#endpoint.end();
+    // Reading again (what comes is dropped) is how the peer's end, and so the close, is seen: a socket paused for a
+    // shutdown would otherwise stay half-open until the stop deadline.
+    if (this.#pausedForBacklog || this.#pausedForWrite) {
+      this.#pausedForBacklog = false;
+      this.#pausedForWrite = false;
+      this.#endpoint.resume();
+    }
   }
 
   #setPaused(reason: 'backlog' | 'write', paused: boolean): void {

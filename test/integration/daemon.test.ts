@@ -356,6 +356,19 @@ describe('identity and lifecycle', () => {
     await assert.rejects(rawPeer(d.port));
   });
 
+  test('stop does not wait for its deadline when a client kept calling: the drained connection closes at its peer\'s end', { timeout: 10_000 }, async () => {
+    const d = await startTestDaemon({ stopTimeout: 60_000 });
+    // A plain client calling back to back: each answer brings the next call; it ends its side when the daemon ends.
+    const client = connect({ port: d.port, host: '127.0.0.1' });
+    client.on('data', () => client.writable && client.write('add [1,2]\n'));
+    await once(client, 'connect');
+    client.write('add [1,2]\n');
+    await once(client, 'data');
+    await d.stop();
+    assert.equal(d.status, 'stopped');
+    client.destroy();
+  });
+
   test('stop closes connections whose commands outlive the deadline', async () => {
     const d = await startTestDaemon({ stopTimeout: 50 });
     const peer = await rawPeer(d.port);
