@@ -191,7 +191,9 @@ async function daeFleet(supervisor: CliSupervisor, size: number): Promise<number
     const ms = performance.now() - started;
     const offline = entries.filter((entry) => entry.status !== 'online');
     if (offline.length > 0) throw new Error(`dae: ${offline.length} daemons not online: ${JSON.stringify(offline[0])}`);
-    await untilAllAccepting(entries.map((entry) => entry.ports.tcp!), 1000);
+    // A check, not measured: fifty fresh processes still settling on two cores can keep this one from seeing a connect
+    // complete within an attempt's 100 ms, so the deadline is generous.
+    await untilAllAccepting(entries.map((entry) => entry.ports.tcp!), 10_000);
     return ms;
   } finally {
     await Promise.all(names.map((name) => supervisor.client.call('uninstall', name).catch(() => undefined)));

@@ -7,7 +7,8 @@ export { Client, type ClientOptions, type CallOptions } from './client/client.js
 export { connectWithDae, connectWith } from './client/connect.js';
 export { DaeError, ERRORS, type ErrorCode, type WireError } from './errors.js';
 export { DEFAULT_LIMITS, type Limits } from './protocol/limits.js';
-export { Dae, type DaeOptions, type DaemonInfo } from './supervisor/dae.js';
+export { Dae, type DaeOptions } from './supervisor/dae.js';
+export type { DaemonInfo } from './supervisor/info.js';
 export type { ListEntry, StatusEvent } from './supervisor/managed.js';
 export type { DaeConfig } from './supervisor/config.js';
 export type { InstallOptions, Status } from './supervisor/spec.js';

@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { DaeError } from '../errors.js';
 import type { ListEntry } from '../supervisor/managed.js';
-import type { DaemonInfo } from '../supervisor/dae.js';
+import type { DaemonInfo } from '../supervisor/info.js';
 import { callSupervisor, connectSupervisor, home, supervisorRuns } from './control.js';
 import { follow } from './follow.js';
 import { addLanCommands } from './lan.js';

@@ -269,8 +269,8 @@ export abstract class Daemon extends EventEmitter {
       server.requestTimeout = deadline;
     }
     if (kind === 'http') (await import('./http.js')).serveHttp(server, this.#host());
-    // `ws` is loaded only by daemons that open a WebSocket door: it costs megabytes of memory.
-    const wss = kind === 'ws' ? (await import('./ws.js')).serveWs(server, this.#host(), (session) => this.#accept(session)) : null;
+    // `ws` itself is loaded at the door's first upgrade: it costs megabytes of memory.
+    const wss = kind === 'ws' ? (await import('./ws-door.js')).openWsDoor(server, this.#host(), (session) => this.#accept(session)) : null;
     this.#gate.guardHttp(server);
     await this.#bind(server, kind, where);
     this.#doors.push({

@@ -1,5 +1,4 @@
 // The WebSocket door: each text message is one packet; replies and pushes come back as text messages.
-import type { Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { isAllowedHost, isAllowedOrigin } from './origin.js';
@@ -58,11 +57,12 @@ class WsEndpoint implements Endpoint {
   }
 }
 
-/** Serves Common TCP packets over WebSocket on `server`; `accept` registers each session with the daemon. */
-export function serveWs(server: Server, host: DoorHost, accept: (session: Session) => void): WebSocketServer {
+/** A WebSocket server (upgrades handed to it by `ws-door.ts`) serving Common TCP packets; `accept` registers each
+ * session with the daemon. */
+export function wsServer(host: DoorHost, accept: (session: Session) => void): WebSocketServer {
   const max = host.limits.maxPacketBytes;
   const wss = new WebSocketServer({
-    server,
+    noServer: true,
     // Twice the packet limit: a message over the limit still arrives, so it gets ERR_PACKET_TOO_LARGE.
     maxPayload: 2 * max,
     verifyClient: ({ origin, req }: { origin: string | undefined; req: { headers: Record<string, string | string[] | undefined> } }, done: (ok: boolean, code?: number, message?: string) => void) => {
@@ -89,10 +89,5 @@ export function serveWs(server: Server, host: DoorHost, accept: (session: Sessio
     accept(current);
   });
   wss.on('error', () => undefined);
-  // The WebSocket port answers plain HTTP at once instead of holding the connection.
-  server.on('request', (_req, res) => {
-    res.writeHead(426, { 'content-type': 'application/json', upgrade: 'websocket', connection: 'close' });
-    res.end(JSON.stringify({ code: 'ERR_METHOD_NOT_ALLOWED', message: 'this port speaks WebSocket only' }));
-  });
   return wss;
 }

@@ -8,18 +8,20 @@ import type { Guest } from '../daemon/session.js';
 import type { ReadyReport } from '../daemon/supervised.js';
 import { DaeError } from '../errors.js';
 import { createDebug } from '../debug.js';
-import { checkConfig, PROTOCOLS, type DaeConfig, type Protocol } from './config.js';
+import { checkConfig, type DaeConfig } from './config.js';
 import { acquireLock, homePaths, loadMachineIdentity, loadToken, prepareHome, releaseLock, removeLeftovers, writePrivate, type HomePaths } from './home.js';
 import { appendPrivate } from './private.js';
 import type { LanLink } from './lan-link.js';
 import { logPath, rotateIfLarge, tailFile } from './logs.js';
 import { Managed, type ListEntry, type StatusEvent } from './managed.js';
 import { Group, type ReloadResult } from './group.js';
-import { canBind, choosePort, portTaken } from './ports.js';
+import { describeDaemon, publicPart, type DaemonInfo, type PublicInfo } from './info.js';
+import { portTaken } from './ports.js';
+import { Leases } from './leases.js';
 import { checkAfter, dependentsOf, waitingFor } from './order.js';
 import { processStartTicks, sampleGroups } from './process.js';
 import { resolveProgram } from './program.js';
-import { defaultHealth, probesPort } from './readiness.js';
+import { probesPort } from './readiness.js';
 import { reapRun, scanRuns } from './runs.js';
 import { checkInstallOptions, checkInstances, checkName, type DaemonSpec, type InstallOptions, type LanPlacement, type PersistedState } from './spec.js';
 import { StateStore, stateError } from './state-store.js';
@@ -34,32 +36,6 @@ export interface DaeOptions {
   config?: Partial<DaeConfig> | Record<string, unknown>;
   /** Echo the supervisor's log lines to stdout too (foreground). */
   echo?: boolean;
-}
-
-/** `info`: a daemon in full, still without secrets or environment values. */
-export interface DaemonInfo extends ListEntry {
-  args: string[];
-  cwd: string;
-  env: string[];
-  restart: DaemonSpec['restart'];
-  maxRestarts: number;
-  minUptime: number;
-  stopSignal: string;
-  stopTimeout: number;
-  maxMemory: number;
-  stopped: boolean;
-  logs: { out: string; err: string };
-  /** `node`, an interpreter's path, or null (it runs by itself). */
-  interpreter: string | null;
-  ready: string;
-  health: string;
-  after: string[];
-  /** `inherit`: the supervisor holds its sockets and hands them to each run; `own`: it binds its own. */
-  sockets: 'inherit' | 'own';
-  /** The supervisor holds its sockets right now. */
-  held: boolean;
-  /** How many instances it runs (`list` has one entry each). */
-  instances: number;
 }
 
 function digest(text: string): Buffer {
@@ -79,7 +55,7 @@ export class Dae extends Daemon {
   #locked = false;
   #sampler: NodeJS.Timeout | null = null;
   #lan: LanLink | null = null;
-  #leasing: Promise<unknown> = Promise.resolve();
+  readonly #leases: Leases;
   readonly #blocked = new Set<Managed>();
   #starting: Promise<void> | null = null;
   #shuttingDown: Promise<void> | null = null;
@@ -93,6 +69,7 @@ export class Dae extends Daemon {
     this.paths = homePaths(options.home);
     this.#state = new StateStore(this.paths.state, (line) => this.#log(line), () => this.#unblock());
     this.#echo = options.echo === true;
+    this.#leases = new Leases(() => [...this.#groups.values()].map((group) => group.spec), config.portrangestart);
     // Each install in flight waits for its daemon's status: dozens at once are normal.
     this.setMaxListeners(0);
   }
@@ -266,15 +243,8 @@ export class Dae extends Daemon {
   }
 
   /** True when `port` is leased to no daemon here and can be bound on `host` now. */
-  async portAvailable(port: number, host: string): Promise<boolean> {
-    return !this.#leased().has(port) && canBind(host, port);
-  }
-
-  // Every port leased to a daemon (other than `except`), for any protocol.
-  #leased(except?: DaemonSpec): Set<number> {
-    const taken = new Set<number>();
-    for (const { spec } of this.#groups.values()) if (spec !== except) for (const port of Object.values(spec.leases)) taken.add(port);
-    return taken;
+  portAvailable(port: number, host: string): Promise<boolean> {
+    return this.#leases.available(port, host);
   }
 
   async #install(name: string, script: string, options: InstallOptions, placement: { host: string; lan: LanPlacement } | null): Promise<ListEntry> {
@@ -315,7 +285,7 @@ export class Dae extends Daemon {
     for (let instance = 0; instance < group.count; instance++) group.add(instance);
     const managed = group.members[0]!;
     try {
-      await this.#lease(spec, checked.ports ?? {});
+      await this.#leases.take(spec, spec.host ?? this.config.host, checked.ports ?? {});
     } catch (error) {
       this.#groups.delete(name);
       throw error;
@@ -457,38 +427,12 @@ export class Dae extends Daemon {
   }
 
   info(name: string): DaemonInfo {
-    const group = this.#get(name);
-    const { spec } = group;
-    return {
-      ...group.members[0]!.entry(),
-      args: spec.args,
-      cwd: spec.cwd,
-      env: Object.keys(spec.env),
-      restart: spec.restart,
-      maxRestarts: spec.maxRestarts,
-      minUptime: spec.minUptime,
-      stopSignal: spec.stopSignal,
-      stopTimeout: spec.stopTimeout,
-      maxMemory: spec.maxMemory,
-      stopped: spec.stopped,
-      logs: { out: logPath(this.paths.logs, name, 'out'), err: logPath(this.paths.logs, name, 'err') },
-      interpreter: spec.interpreter === undefined ? 'node' : spec.interpreter,
-      ready: spec.ready ?? 'auto',
-      health: spec.health ?? defaultHealth(spec.ready ?? 'auto'),
-      after: spec.after ?? [],
-      sockets: spec.sockets ?? 'own',
-      held: group.sockets.holding,
-      instances: group.count,
-    };
+    return describeDaemon(this.#get(name), this.paths.logs);
   }
 
   /** What anyone who may `list` may see of a daemon: `info` without args, cwd and environment names. */
-  publicInfo(name: string): Omit<DaemonInfo, 'args' | 'cwd' | 'env'> {
-    const info: Partial<DaemonInfo> = this.info(name);
-    delete info.args;
-    delete info.cwd;
-    delete info.env;
-    return info as Omit<DaemonInfo, 'args' | 'cwd' | 'env'>;
+  publicInfo(name: string): PublicInfo {
+    return publicPart(this.info(name));
   }
 
   /** The last lines of a daemon's stdout and stderr. */
@@ -576,29 +520,6 @@ export class Dae extends Daemon {
   // Every copy of every daemon that may have a process.
   #everyCopy(): Managed[] {
     return [...this.#groups.values()].flatMap((group) => group.all());
-  }
-
-  // Leases are taken one install at a time, so two installs never get the same port. `exact` ports must be free.
-  #lease(spec: DaemonSpec, exact: Partial<Record<Protocol, number>>): Promise<void> {
-    const host = spec.host ?? this.config.host;
-    const next = this.#leasing.then(async () => {
-      // A port leased to anyone, for any protocol, is taken.
-      const taken = this.#leased(spec);
-      for (const protocol of PROTOCOLS) {
-        const wanted = exact[protocol];
-        if (wanted === undefined) continue;
-        if (taken.has(wanted) || !(await canBind(host, wanted))) throw new DaeError('ERR_NO_PORT', `${protocol} port ${wanted} on ${host} is taken`);
-        spec.leases[protocol] = wanted;
-        taken.add(wanted);
-      }
-      for (const protocol of PROTOCOLS) {
-        if (spec.leases[protocol] !== undefined) continue;
-        spec.leases[protocol] = await choosePort(this.config.portrangestart[protocol], taken, (port) => canBind(host, port));
-        taken.add(spec.leases[protocol]);
-      }
-    });
-    this.#leasing = next.catch(() => undefined);
-    return next;
   }
 
   // Writes the whole state durably; a failure is logged (once until a write succeeds again) and rejects.

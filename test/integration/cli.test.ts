@@ -10,7 +10,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Client, type ListEntry } from '../../src/index.js';
 import { DEFAULT_CONFIG } from '../../src/supervisor/config.js';
-import type { DaemonInfo } from '../../src/supervisor/dae.js';
+import type { DaemonInfo } from '../../src/supervisor/info.js';
 import { BIN, alive, baseEnv, cmdline, dae, environ, fails, ok, processesWhere, sigkill, type Run } from '../helpers/cli.js';
 import { fixture, removeHomes, tempHome } from '../helpers/supervisor.js';
 import { rawPeer, type RawPeer } from '../helpers/wire.js';
