@@ -10,6 +10,8 @@ import { Client } from '../../src/index.js';
 import { killIfOurs, running, untilGone } from './procfs.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+// The background supervisor's own entry, which `dae start` spawns.
+const FOREGROUND = fileURLToPath(new URL('../../src/cli/foreground.js', import.meta.url));
 const CLI_DEADLINE_MS = 30_000;
 const STOP_DEADLINE_MS = 20_000;
 
@@ -87,7 +89,7 @@ export async function startCliSupervisor(config: Record<string, unknown>, marker
         for (const entry of list) if (entry.pid !== null) seen.add(entry.pid);
         await client.call('kill', false).catch(() => undefined);
       }
-      if (!Number.isNaN(pid) && !(await untilGone(pid, STOP_DEADLINE_MS))) killIfOurs(pid, CLI);
+      if (!Number.isNaN(pid) && !(await untilGone(pid, STOP_DEADLINE_MS))) killIfOurs(pid, FOREGROUND);
     } finally {
       client?.destroy();
       for (const daemon of [...seen, ...recordedPids(home)]) killIfOurs(daemon, marker);

@@ -18,7 +18,9 @@ export interface DetachedOptions<T> {
   what: string;
   /** Who answers on the home's control socket now, or null. */
   running: () => Promise<T | null>;
-  /** The CLI arguments of the foreground run; called only when nobody answers (it may throw: a bad config). */
+  /** The script of the foreground run (default: the CLI). */
+  script?: string;
+  /** Its arguments; called only when nobody answers (it may throw: a bad config). */
   args: () => string[];
 }
 
@@ -40,7 +42,7 @@ export async function startDetached<T extends object>(options: DetachedOptions<T
   const args = options.args();
   prepareHome(options.paths);
   const log = openPrivate(options.paths.log, FLAGS.append);
-  const child = spawn(process.execPath, [CLI, ...args], { detached: true, stdio: ['ignore', log, log, 'ipc'], env: process.env });
+  const child = spawn(process.execPath, [options.script ?? CLI, ...args], { detached: true, stdio: ['ignore', log, log, 'ipc'], env: process.env });
   closeSync(log);
   const answer = await new Promise<T | { error: string }>((resolve) => {
     child.once('message', (message) => resolve(message as T | { error: string }));

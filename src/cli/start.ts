@@ -1,6 +1,7 @@
 // `dae start`: the supervisor in the background (returns once it answers) or in the foreground.
 import { closeSync, existsSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { DaeError } from '../errors.js';
 import { DEFAULT_CONFIG, parseConfig, type DaeConfig } from '../supervisor/config.js';
 import { Dae } from '../supervisor/dae.js';
@@ -65,9 +66,10 @@ export async function startBackground(configFile: string | undefined): Promise<{
     paths,
     what: 'the supervisor',
     running: () => supervisorRuns(paths),
+    script: fileURLToPath(new URL('./foreground.js', import.meta.url)),
     args: () => {
       config = loadConfig(configFile).path;
-      return ['start', '--foreground', '--config', config];
+      return ['--config', config];
     },
   });
   return { ...started, config };

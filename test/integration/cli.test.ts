@@ -81,9 +81,9 @@ function daemonProcesses(w: World, name: string): number[] {
   return processesWhere((env) => env.includes(`DAE_NAME=${name}`) && env.includes(runtimeVar(w)));
 }
 
-/** Live supervisors (`start --foreground`) of this home. */
+/** Live supervisors (`start --foreground`, or the background one's own entry) of this home. */
 function supervisorProcesses(w: World): number[] {
-  return processesWhere((env, pid) => env.includes(`DAE_HOME=${w.home}`) && cmdline(pid).includes('--foreground'));
+  return processesWhere((env, pid) => env.includes(`DAE_HOME=${w.home}`) && cmdline(pid).some((arg) => arg === '--foreground' || arg.endsWith('/foreground.js')));
 }
 
 /** Everything of this home still alive: supervisors, daemons, stray CLI runs. */

@@ -99,6 +99,44 @@ describe('held sockets', () => {
     assert.equal(await bindable(port), true, 'uninstalled: the port is free');
   });
 
+  test('after the supervisor goes, an adopted run keeps serving on its own copy; when it dies its port refuses until the next run, which is held again', async (t) => {
+    const first = await supervisor();
+    const kv = await first.install('kv', SAMPLE_KV, { minUptime: 0 });
+    await first.shutdown({ keepDaemons: true });
+    running.length = 0;
+    const port = kv.ports.tcp!;
+    assert.equal((await ping(port)).outcome, 'answered', 'the run serves with no supervisor');
+    const second = new Dae({ home: first.paths.root, config: first.config });
+    const adopted = untilStatus(second, 'kv', 'online');
+    await second.start();
+    running.push(second);
+    await adopted;
+    assert.deepEqual([second.list()[0]!.adopted, second.info('kv').held], [true, false], 'this supervisor cannot hold what the adopted run listens on');
+    const result = await second.reload('kv');
+    assert.deepEqual([result.reloaded, result.reason], [false, 'restarted: its adopted runs hold its sockets, not this supervisor']);
+    assert.equal(second.info('kv').held, true, 'held again from the run the restart started');
+    // Dying now refuses nothing.
+    const counts: Record<Outcome, number> = { answered: 0, refused: 0, reset: 0 };
+    let looping = true;
+    const progress = new EventEmitter();
+    const loop = (async () => {
+      while (looping) {
+        counts[(await ping(port)).outcome]++;
+        progress.emit('ping');
+      }
+    })();
+    while (counts.answered < 3) await once(progress, 'ping');
+    const back = untilStatus(second, 'kv', 'online');
+    process.kill(second.list()[0]!.pid!, 'SIGKILL');
+    await back;
+    const before = counts.answered;
+    while (counts.answered < before + 3) await once(progress, 'ping');
+    looping = false;
+    await loop;
+    t.diagnostic(`after the restart of an adopted daemon, a SIGKILL: ${counts.answered} answered, ${counts.refused} refused`);
+    assert.equal(counts.refused, 0);
+  });
+
   test('a program that binds its own port is never held: it binds it again on restart', async () => {
     const dae = await supervisor();
     const plain = await dae.install('plain', fixture('plain'), { env: { LISTEN: '1' } });
