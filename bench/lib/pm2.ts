@@ -45,12 +45,21 @@ function pm2Cli(home: string, args: readonly string[], deadlineMs = KILL_DEADLIN
   });
 }
 
+// PM2 reads PM2_HOME (and writes files there) when it is first imported: every PM2 daemon this process starts (one per
+// suite) lives in that folder, removed when the process exits.
+let sharedHome: string | undefined;
+
 /**
- * Starts a PM2 daemon on a fresh PM2_HOME. Once per process: PM2 reads PM2_HOME when it is first imported, so it
- * is set in this process's environment before the import (the PM2 daemon inherits it too).
+ * Starts a PM2 daemon on this process's PM2_HOME, set in its environment before PM2 is imported (the PM2 daemon
+ * inherits it too). One at a time.
  */
 export async function startPm2(): Promise<Pm2> {
-  const home = mkdtempSync(join(tmpdir(), 'pm2-bench-'));
+  if (sharedHome === undefined) {
+    const made = mkdtempSync(join(tmpdir(), 'pm2-bench-'));
+    process.once('exit', () => rmSync(made, { recursive: true, force: true }));
+    sharedHome = made;
+  }
+  const home = sharedHome;
   const before = process.env.PM2_HOME;
   process.env.PM2_HOME = home;
   const api = ((await import('pm2')) as unknown as { default: typeof Pm2Api }).default;
@@ -77,7 +86,6 @@ export async function startPm2(): Promise<Pm2> {
     const gone = Number.isNaN(daemonPid) || (await untilGone(daemonPid, KILL_DEADLINE_MS));
     if (before === undefined) delete process.env.PM2_HOME;
     else process.env.PM2_HOME = before;
-    rmSync(home, { recursive: true, force: true });
     if (!gone) throw new Error(`the PM2 daemon (pid ${daemonPid}) is still running after pm2 kill`);
   };
   try {
