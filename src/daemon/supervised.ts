@@ -16,6 +16,8 @@ export interface ReadyReport {
   ports: Record<string, number | string>;
   /** It listens on sockets a supervisor hands over (LISTEN_FDS): the supervisor may hold its ports from now on. */
   takesSockets?: boolean;
+  /** Which copy it is (`DAE_INSTANCE`). */
+  instance?: number;
 }
 
 /** Keeps one connection to the supervisor open; re-reports after the supervisor restarts (re-adoption). */

@@ -14,6 +14,8 @@ export interface DaeEnv {
   readonly runtimeDir: string | undefined;
   /** The address to bind (a machine manager's advertised address for daemons placed by the LAN). */
   readonly host: string | undefined;
+  /** Which copy of the daemon this run is (`--instances`); 0 when unset. */
+  readonly instance: number;
 }
 
 function integer(env: NodeJS.ProcessEnv, key: string, max: number): number | undefined {
@@ -38,5 +40,6 @@ export function readDaeEnv(env: NodeJS.ProcessEnv = process.env): DaeEnv {
     wsPort: integer(env, 'DAE_WS_PORT', 65535),
     runtimeDir: text('DAE_RUNTIME_DIR'),
     host: text('DAE_HOST'),
+    instance: integer(env, 'DAE_INSTANCE', 63) ?? 0,
   };
 }

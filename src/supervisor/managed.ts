@@ -355,6 +355,9 @@ export class Managed {
     if (run === null || (this.#status !== 'starting' && this.#status !== 'online')) {
       throw new DaeError('ERR_NOT_RUNNING', `${this.name} is ${this.#status}: no run waits for a ready report`);
     }
+    if (report.instance !== undefined && report.instance !== this.instance) {
+      throw new DaeError('ERR_BAD_ARGS', `${this.name} reported instance ${report.instance}, but its run is instance ${this.instance}`);
+    }
     if (this.#child !== null && report.pid !== run.pid) {
       throw new DaeError('ERR_BAD_ARGS', `${this.name} reported pid ${report.pid}, but its run is pid ${run.pid}`);
     }

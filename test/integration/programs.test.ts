@@ -6,6 +6,7 @@ import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Dae, type DaeError, type ListEntry, type StatusEvent } from '../../src/index.js';
 import { fixture, removeHomes, startDae, tempHome, untilStatus } from '../helpers/supervisor.js';
+import { isAlive } from '../../src/supervisor/process.js';
 
 const running: Dae[] = [];
 let base = 28000; // below the ephemeral range (32768+), apart from the other files' ranges
@@ -164,7 +165,10 @@ describe('start order', () => {
     // A reboot: every group killed; the next supervisor brings them up in dependency order.
     await dae.shutdown({ keepDaemons: true });
     running.length = 0;
-    for (const name of ['a', 'b', 'c']) process.kill(-entry(dae, name).pid!, 'SIGKILL');
+    const pids = ['a', 'b', 'c'].map((name) => entry(dae, name).pid!);
+    for (const pid of pids) process.kill(-pid, 'SIGKILL');
+    // A SIGKILL takes effect a moment later: a process still alive then would be adopted, not started in order.
+    while (pids.some((pid) => isAlive(pid))) await new Promise((resolve) => setImmediate(resolve));
     const order: string[] = [];
     const second = new Dae({ home: dae.paths.root, config: dae.config });
     second.on('daemon-status', (event: StatusEvent) => order.push(`${event.name} ${event.to}`));
