@@ -1,0 +1,104 @@
+// Pure: a program's output bytes into log records, one per line, each stamped with when it arrived and its stream;
+// a line over the limit is cut with a marker (the rest of it dropped and counted), and a partial line at the end is
+// kept. The stored form is one text line per record: `<ISO time> <out|err> <text>`.
+export type Stream = 'out' | 'err';
+
+export interface LogRecord {
+  /** When the line's end arrived (ms since the epoch). */
+  time: number;
+  stream: Stream;
+  line: string;
+}
+
+const NEWLINE = 0x0a;
+
+/** The marker that ends a line cut at the limit. */
+export function cutMarker(dropped: number): string {
+  return ` …[cut: ${dropped} more bytes]`;
+}
+
+// The longest prefix of `bytes` (at most `max`) that does not split a UTF-8 character.
+function utf8Prefix(bytes: Buffer, max: number): Buffer {
+  if (bytes.length <= max) return bytes;
+  let end = max;
+  // Back off continuation bytes (10xxxxxx) so the cut falls before a character's first byte.
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end);
+}
+
+/** Splits one stream of a program's output into lines. */
+export class LineSplitter {
+  readonly #stream: Stream;
+  readonly #maxLine: number;
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
+  /** Bytes of the current line dropped past the limit (the line was cut). */
+  #dropped = 0;
+
+  /** `maxLine`: the most bytes of one line kept (a longer one is cut with a marker). */
+  constructor(stream: Stream, maxLine: number) {
+    this.#stream = stream;
+    this.#maxLine = maxLine;
+  }
+
+  /** The complete lines in `chunk` (with what came before it), stamped `now`. */
+  push(chunk: Buffer, now: number): LogRecord[] {
+    const records: LogRecord[] = [];
+    let start = 0;
+    for (let nl = chunk.indexOf(NEWLINE); nl !== -1; nl = chunk.indexOf(NEWLINE, start)) {
+      this.#take(chunk.subarray(start, nl));
+      records.push(this.#finish(now));
+      start = nl + 1;
+    }
+    if (start < chunk.length) this.#take(chunk.subarray(start));
+    return records;
+  }
+
+  /** The partial line left when the stream ends (none when it ended with a newline). */
+  end(now: number): LogRecord[] {
+    return this.#pendingBytes > 0 || this.#dropped > 0 ? [this.#finish(now)] : [];
+  }
+
+  // Keeps what fits of a piece of the current line; counts the rest.
+  #take(piece: Buffer): void {
+    const room = this.#maxLine - this.#pendingBytes;
+    if (this.#dropped > 0 || room <= 0) {
+      this.#dropped += piece.length;
+      return;
+    }
+    if (piece.length <= room) {
+      this.#pending.push(Buffer.from(piece));
+      this.#pendingBytes += piece.length;
+      return;
+    }
+    const kept = utf8Prefix(piece, room);
+    this.#pending.push(Buffer.from(kept));
+    this.#pendingBytes += kept.length;
+    this.#dropped += piece.length - kept.length;
+  }
+
+  #finish(now: number): LogRecord {
+    let line = Buffer.concat(this.#pending, this.#pendingBytes).toString('utf8');
+    if (line.endsWith('\r')) line = line.slice(0, -1);
+    if (this.#dropped > 0) line += cutMarker(this.#dropped);
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.#dropped = 0;
+    return { time: now, stream: this.#stream, line };
+  }
+}
+
+/** The stored form of a record: one text line, newline included. */
+export function formatRecord(record: LogRecord): string {
+  return `${new Date(record.time).toISOString()} ${record.stream} ${record.line}\n`;
+}
+
+const STORED = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (out|err) (.*)$/s;
+
+/** Reads a stored line back (without its newline); null when it is not one (a file written before timestamps). */
+export function parseRecord(text: string): LogRecord | null {
+  const match = STORED.exec(text);
+  if (match === null) return null;
+  const time = Date.parse(match[1]!);
+  return Number.isNaN(time) ? null : { time, stream: match[2] as Stream, line: match[3]! };
+}
