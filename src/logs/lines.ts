@@ -12,6 +12,13 @@ export interface LogRecord {
 
 const NEWLINE = 0x0a;
 
+/**
+ * Written by the supervisor into a daemon's pipe after a run has exited (so after all it wrote): the partial line the
+ * run left ends there, and the marker itself is not a line. A NUL byte never starts a line of text.
+ */
+export const RUN_END = '\u0000dae:run-end\n';
+const RUN_END_TEXT = RUN_END.slice(0, -1);
+
 /** The marker that ends a line cut at the limit. */
 export function cutMarker(dropped: number): string {
   return ` …[cut: ${dropped} more bytes]`;
@@ -47,7 +54,8 @@ export class LineSplitter {
     let start = 0;
     for (let nl = chunk.indexOf(NEWLINE); nl !== -1; nl = chunk.indexOf(NEWLINE, start)) {
       this.#take(chunk.subarray(start, nl));
-      records.push(this.#finish(now));
+      const record = this.#finish(now);
+      if (record !== null) records.push(record);
       start = nl + 1;
     }
     if (start < chunk.length) this.#take(chunk.subarray(start));
@@ -56,7 +64,8 @@ export class LineSplitter {
 
   /** The partial line left when the stream ends (none when it ended with a newline). */
   end(now: number): LogRecord[] {
-    return this.#pendingBytes > 0 || this.#dropped > 0 ? [this.#finish(now)] : [];
+    const record = this.#pendingBytes > 0 || this.#dropped > 0 ? this.#finish(now) : null;
+    return record === null ? [] : [record];
   }
 
   // Keeps what fits of a piece of the current line; counts the rest.
@@ -77,13 +86,19 @@ export class LineSplitter {
     this.#dropped += piece.length - kept.length;
   }
 
-  #finish(now: number): LogRecord {
+  // The current line as a record; null for a run-end marker alone (one after a partial line ends that line).
+  #finish(now: number): LogRecord | null {
     let line = Buffer.concat(this.#pending, this.#pendingBytes).toString('utf8');
-    if (line.endsWith('\r')) line = line.slice(0, -1);
-    if (this.#dropped > 0) line += cutMarker(this.#dropped);
+    const dropped = this.#dropped;
     this.#pending = [];
     this.#pendingBytes = 0;
     this.#dropped = 0;
+    if (line.endsWith(RUN_END_TEXT)) {
+      line = line.slice(0, -RUN_END_TEXT.length);
+      if (line === '' && dropped === 0) return null;
+    }
+    if (line.endsWith('\r')) line = line.slice(0, -1);
+    if (dropped > 0) line += cutMarker(dropped);
     return { time: now, stream: this.#stream, line };
   }
 }

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { cutMarker, formatRecord, LineSplitter, parseRecord, type LogRecord } from '../../src/logs/lines.js';
+import { cutMarker, formatRecord, LineSplitter, parseRecord, RUN_END, type LogRecord } from '../../src/logs/lines.js';
 
 const lines = (records: LogRecord[]): string[] => records.map((record) => record.line);
 
@@ -44,6 +44,13 @@ test('any bytes, in any chunking: the lines come out as the text split at newlin
       }
     });
   }));
+});
+
+test('the run-end marker ends a partial line and is no line itself', () => {
+  const splitter = new LineSplitter('out', 100);
+  assert.deepEqual(lines(splitter.push(Buffer.from(`whole\npartial${RUN_END}`), 1)), ['whole', 'partial']);
+  assert.deepEqual(lines(splitter.push(Buffer.from(RUN_END), 2)), [], 'after a newline, nothing');
+  assert.deepEqual(lines(splitter.push(Buffer.from('next run\n'), 3)), ['next run']);
 });
 
 test('a stored record reads back as it was; other text is not a record', () => {
