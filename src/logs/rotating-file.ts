@@ -1,8 +1,13 @@
 // A log file the log process alone writes: appends in order, one write at a time, and rotates by renaming before a
 // write would take it over `maxBytes` (`name.log` → `.1` → … → `.{files-1}`, the oldest removed), so no line is lost or
 // split by rotation and the files never hold more than `maxBytes × files`. Opened without following links, 0600.
+import { constants } from 'node:fs';
 import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
-import { FLAGS } from '../supervisor/private.js';
+
+const { O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW, O_WRONLY } = constants;
+// Never through a link; a fresh file after a rotation never replaces an entry someone put there meanwhile.
+const APPEND = O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW;
+const CREATE = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_APPEND;
 
 export interface RotationLimits {
   /** The most bytes one file holds (a single record longer than this still goes whole into a fresh file). */
@@ -49,7 +54,7 @@ export class RotatingFile {
 
   async #write(bytes: Buffer): Promise<void> {
     if (this.#handle === null) {
-      this.#handle = await open(this.path, FLAGS.append, 0o600);
+      this.#handle = await open(this.path, APPEND, 0o600);
       this.#size = (await this.#handle.stat()).size;
     }
     if (mustRotate(this.#size, bytes.length, this.#limits.maxBytes)) await this.#rotate();
@@ -69,7 +74,7 @@ export class RotatingFile {
       for (let i = files - 2; i >= 1; i--) await rename(`${this.path}.${i}`, `${this.path}.${i + 1}`).catch(ignoreMissing);
       await rename(this.path, `${this.path}.1`);
     }
-    this.#handle = await open(this.path, FLAGS.create, 0o600);
+    this.#handle = await open(this.path, CREATE, 0o600);
     this.#size = 0;
   }
 }
