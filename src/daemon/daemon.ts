@@ -216,7 +216,7 @@ export abstract class Daemon extends EventEmitter {
     debug('%s listening on %s:%d', this.name, host, this.#port);
     const secret = this.env.secret;
     if (this.env.supervised && secret !== undefined) {
-      this.#link = new SupervisorLink(() => ({ name: this.name, pid: process.pid, secret, ports: this.doors(), takesSockets: true, instance: this.env.instance }), this.#options.env ?? process.env);
+      this.#link = new SupervisorLink(() => ({ name: this.name, pid: process.pid, secret, ports: this.doors(), instance: this.env.instance }), this.#options.env ?? process.env);
       await this.#link.open();
     }
   }

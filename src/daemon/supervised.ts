@@ -14,8 +14,6 @@ export interface ReadyReport {
   pid: number;
   secret: string;
   ports: Record<string, number | string>;
-  /** It listens on sockets a supervisor hands over (LISTEN_FDS): the supervisor may hold its ports from now on. */
-  takesSockets?: boolean;
   /** Which copy it is (`DAE_INSTANCE`). */
   instance?: number;
 }

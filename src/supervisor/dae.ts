@@ -173,7 +173,9 @@ export class Dae extends Daemon {
     for (const group of this.#groups.values()) {
       // An instance with no record at all is added too; instance 0 first, as always.
       for (let instance = 0; instance < group.count; instance++) group.members[instance] ??= group.add(instance);
-      if (!group.spec.stopped) void group.start().catch((error: Error) => this.#log(`${group.name}: ${error.message}`));
+      if (group.spec.stopped) continue;
+      if (group.needsRegroup) this.#regroup(group);
+      else void group.start().catch((error: Error) => this.#log(`${group.name}: ${error.message}`));
     }
   }
 
@@ -506,7 +508,11 @@ export class Dae extends Daemon {
       blocked: (managed) => this.#block(managed),
       waitingFor: (spec) => waitingFor(spec.after ?? [], (dependency) => this.#groups.get(dependency)?.online === true),
       othersRun: (managed) => group.othersRun(managed),
-      statusChanged: (event) => (group.shows(managed) ? this.#statusChanged(event) : this.#log(`${event.name} (instance ${event.instance}, new run of a reload): ${event.from} -> ${event.to}${event.reason ? ` (${event.reason})` : ''}`)),
+      closing: () => this.#shuttingDown !== null,
+      holdFailed: () => this.#regroup(group),
+      statusChanged: (event) => (group.shows(managed)
+        ? this.#statusChanged(event)
+        : this.#log(`${event.name} (instance ${event.instance}, ${group.isFresh(managed) ? 'new' : 'old'} run of a reload): ${event.from} -> ${event.to}${event.reason ? ` (${event.reason})` : ''}`)),
     }, { restarts, instance, sockets: group.sockets });
     return managed;
   }
@@ -515,6 +521,16 @@ export class Dae extends Daemon {
     const group = typeof name === 'string' ? this.#groups.get(name) : undefined;
     if (group === undefined) throw new DaeError('ERR_NOT_INSTALLED', `no daemon named ${JSON.stringify(name)} is installed`);
     return group;
+  }
+
+  // Copies of a daemon whose sockets adopted runs listen on cannot start beside them (no SO_REUSEPORT): the whole group
+  // restarts once, after which its sockets are held and each copy restarts on its own again.
+  #regroup(group: Group): void {
+    if (!group.needsRegroup && !group.members.some((managed) => managed.run !== null && managed.entry().adopted)) return;
+    this.#log(`${group.name}: restarting every instance, so that this supervisor holds its sockets (adopted runs hold them now)`);
+    void this.#serial(group.name, async () => {
+      if (this.#groups.get(group.name) === group && !group.spec.stopped) await group.restart();
+    }).catch((error: Error) => this.#log(`${group.name}: ${error.message}`));
   }
 
   // Every copy of every daemon that may have a process.
@@ -547,8 +563,14 @@ export class Dae extends Daemon {
     this.#log(`${event.name}: ${event.from} -> ${event.to}${event.reason ? ` (${event.reason})` : ''}`);
     for (const guest of this.#subscribers) guest.push('event', event);
     this.emit('daemon-status', event);
-    // A daemon online: those waiting for it start when nothing else holds them (start() looks again).
+    // A daemon online: those waiting for it start when nothing else holds them (start() looks again); instances of it
+    // that never ran (its first run failed at install) start now.
     if (event.to === 'online' && !this.#shuttingDown) {
+      const group = this.#groups.get(event.name);
+      // (Not while a command on it runs: install, start and scale start them themselves.)
+      if (group !== undefined && !group.spec.stopped && group.spec.sockets === 'inherit' && !this.#queues.has(group.name)) {
+        for (const managed of group.members) if (managed.run === null && managed.status === 'stopped' && managed.entry().lastExit === null) void managed.start();
+      }
       for (const managed of this.#everyCopy()) if (managed.status === 'waiting' && managed.spec.after?.includes(event.name)) void managed.start();
     }
   }

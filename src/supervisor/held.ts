@@ -54,6 +54,8 @@ function closeUnix(path: string): void {
 export class SocketKeeper {
   #held: HeldSocket[] = [];
   #unix: string | null = null;
+  /** Bumped by `release()`: a hand-over still on its way after it is let go at once. */
+  #generation = 0;
 
   /** Whether it holds anything now (`info`). */
   get holding(): boolean {
@@ -107,6 +109,7 @@ export class SocketKeeper {
    * `close()` of the returned function is called (the run is online without handing anything over).
    */
   receive(child: ChildProcess, leases: Partial<Record<Protocol, number>>, taken: () => void): () => void {
+    const generation = this.#generation;
     const done = (): void => {
       child.off('message', onMessage);
       if (child.connected) child.disconnect();
@@ -114,6 +117,7 @@ export class SocketKeeper {
     const onMessage = (message: HandOverMessage, handle: RawHandle | undefined): void => {
       if (message === null || typeof message !== 'object' || message.dae !== HAND_OVER) return;
       if (message.done === true) return done();
+      if (generation !== this.#generation) return void handle?.close();
       const name = message.name;
       const out: { port?: number } = {};
       const lease = name === 'tcp' || name === 'http' || name === 'ws' ? leases[name] : undefined;
@@ -134,6 +138,7 @@ export class SocketKeeper {
   /** Lets everything go: a client is refused at once from now on. `leave`: closes this process's copies only (the
    * supervisor goes and its runs keep serving on theirs, the unix socket's file too). */
   release(leave = false): void {
+    this.#generation++;
     for (const socket of this.#held.splice(0)) socket.handle.close();
     if (this.#unix !== null && !leave) closeUnix(this.#unix);
     this.#unix = null;

@@ -4,6 +4,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
+import { isIP } from 'node:net';
 import { DaeError } from '../errors.js';
 import { createDebug } from '../debug.js';
 import type { Guest } from '../daemon/session.js';
@@ -46,6 +47,10 @@ export interface ManagedContext {
   waitingFor(spec: DaemonSpec): string | null;
   /** Whether another copy of it (an instance, a reload's new run) still runs or is to run on the shared sockets. */
   othersRun(managed: Managed): boolean;
+  /** The supervisor is stopping: nothing starts any more. */
+  closing(): boolean;
+  /** Its held sockets could not be bound (someone holds a port: an adopted copy of it, or a stranger). */
+  holdFailed(managed: Managed): void;
   statusChanged(event: StatusEvent): void;
 }
 
@@ -159,7 +164,7 @@ export class Managed {
    * does not happen (`unwritten`: errored, and started again once a write succeeds).
    */
   start(): Promise<StartOutcome> {
-    if (this.#detached || this.#spawning !== null || (this.run !== null && !this.#exitSeen)) return Promise.resolve('skipped');
+    if (this.#detached || this.#ctx.closing() || this.#spawning !== null || (this.run !== null && !this.#exitSeen)) return Promise.resolve('skipped');
     this.#clearTimer('restart');
     this.#stopRequested = false;
     this.#killReason = null;
@@ -250,9 +255,12 @@ export class Managed {
       return failed(`cannot open log files: ${(error as Error).message}`);
     }
     let sockets: number[] = [];
+    // Held sockets are bound by address: a host name (`localhost`) would have to be looked up first, so they need an IP.
+    const host = this.spec.host ?? this.#ctx.config.host;
     if (this.spec.sockets === 'inherit') {
       try {
-        const held = this.#sockets.hold(this.spec.host ?? this.#ctx.config.host, this.spec.leases, this.#heldPath());
+        if (isIP(host) === 0) throw new DaeError('ERR_PORT_HELD', `held sockets need an IP address as host, not ${JSON.stringify(host)}`);
+        const held = this.#sockets.hold(host, this.spec.leases, this.#heldPath());
         sockets = held.fds;
         env.LISTEN_FDS = String(sockets.length);
         env.LISTEN_FDNAMES = held.names.join(':');
@@ -263,12 +271,13 @@ export class Managed {
         this.#checkLeases();
         this.#decide({ exitCode: null, signal: null, uptime: 0, neverReady: true }, (error as Error).message);
         this.#persistLater();
+        this.#ctx.holdFailed(this);
         return false;
       }
     }
     const interpreter = this.spec.interpreter === undefined ? 'node' : this.spec.interpreter;
     // A Node program that has not said yet: a dae daemon among them hands over what it binds (`hand-over.ts`).
-    const offer = this.spec.sockets === undefined && interpreter === 'node' && !probesPort(this.spec) && Object.keys(this.spec.leases).length > 0;
+    const offer = this.spec.sockets === undefined && interpreter === 'node' && isIP(host) !== 0 && !probesPort(this.spec) && Object.keys(this.spec.leases).length > 0;
     if (offer) env.DAE_SOCKETS = 'offer';
     let child: ChildProcess;
     try {
@@ -387,7 +396,6 @@ export class Managed {
     }
     // A dae daemon takes its sockets from the supervisor: from its next run on they are held (unless a port probe
     // decides its readiness or health: a held socket accepts into its backlog whatever the program does).
-    if (this.spec.sockets === undefined && report.takesSockets === true && !probesPort(this.spec)) this.#takesSockets();
     watch?.reported(guest);
   }
 
@@ -446,6 +454,8 @@ export class Managed {
   /** Leaves the run alone for good (the supervisor goes; the next one adopts it): nothing here acts on it again. */
   detach(): void {
     this.#detached = true;
+    // A start under way (a reload's) is not waited for any more.
+    for (const settle of this.#settleWaiters.splice(0)) settle();
     this.#watch?.end();
     for (const timer of ['restart', 'poll'] as const) this.#clearTimer(timer);
     this.#child?.removeAllListeners('exit');

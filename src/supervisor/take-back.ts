@@ -42,16 +42,17 @@ export function decideTakeBack(state: PersistedState, found: readonly RunProcess
       if (run !== null && mine.length > 0) plan.reap.push(run);
       continue;
     }
-    // One copy per instance: a reload's new run that is alive replaces the old one (whose process goes).
+    // One copy per instance. A second record is a reload's new run, cut short before it took over (after that the old
+    // one is no longer recorded): it was never proven, so the old run keeps serving and the new one goes; it is kept
+    // only when the old one is gone.
     const earlier = plan.keep.findIndex((item) => item.spec.name === spec.name && item.instance === instance);
     const alive = run !== null && leader !== undefined;
     if (earlier !== -1) {
       const other = plan.keep[earlier]!;
-      if (!alive) {
+      if (!alive || other.adopt !== null) {
         if (run !== null && mine.length > 0) plan.reap.push(run);
         continue;
       }
-      if (other.adopt !== null) plan.reap.push(other.adopt);
       plan.keep.splice(earlier, 1);
     }
     if (alive) {

@@ -7,7 +7,8 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Dae, type DaeError, type ListEntry } from '../../src/index.js';
-import { fixture, removeHomes, startDae } from '../helpers/supervisor.js';
+import { fixture, removeHomes, startDae, untilStatus } from '../helpers/supervisor.js';
+import { scanRuns } from '../../src/supervisor/runs.js';
 import { startLoad } from '../helpers/load.js';
 
 const running: Dae[] = [];
@@ -24,6 +25,8 @@ afterEach(async () => {
 after(removeHomes);
 
 const pids = (entries: ListEntry[]): number[] => entries.map((entry) => entry.pid!);
+// Live processes of this supervisor's home (its runtime folder in their environment).
+const processesOf = async (dae: Dae): Promise<number[]> => (await scanRuns()).filter((run) => run.runtimeDir === dae.paths.run).map((run) => run.pid);
 
 describe('reload and instances', () => {
   test('reload under load: 100 Common TCP clients and 20 HTTP keep-alive clients see no refusal and no failed call; a call in flight is answered by the old run', async (t) => {
@@ -106,6 +109,33 @@ describe('reload and instances', () => {
     assert.equal(stopped.status, 'stopped');
     assert.deepEqual(dae.list().map((e) => e.status), ['stopped', 'stopped']);
     await assert.rejects(Client.connect({ port }), /ECONNREFUSED|ERR_CONNECTION_FAILED/);
+  });
+
+  test('the supervisor stopping in the middle of a rolling reload leaves nothing running', async () => {
+    const dae = await supervisor();
+    await dae.install('echo', fixture('echo'), { instances: 3 });
+    const replaced = new Promise<void>((resolve) => dae.on('daemon-status', (event: { reason: string | null }) => event.reason?.startsWith('reloaded') && resolve()));
+    const reload = dae.reload('echo').catch((error: DaeError) => error);
+    await replaced;
+    running.splice(running.indexOf(dae), 1);
+    await dae.stop();
+    await reload;
+    assert.deepEqual(dae.list().map((e) => [e.status, e.pid]), [['stopped', null], ['stopped', null], ['stopped', null]]);
+    assert.deepEqual(await processesOf(dae), [], 'no run of the home is left');
+  });
+
+  test('scaling down to the instances that errored lets the sockets go: refused at once', async () => {
+    const dae = await supervisor();
+    const flag = join(tmpdir(), `dae-fail-${process.pid}-${base}`);
+    const echo = await dae.install('echo', fixture('echo'), { instances: 2, maxRestarts: 1, env: { FAIL_IF: flag } });
+    // Instance 0 dies, and its next runs fail at once: errored.
+    writeFileSync(flag, '');
+    const errored = untilStatus(dae, 'echo', 'errored');
+    process.kill(dae.list()[0]!.pid!, 'SIGKILL');
+    await errored;
+    await dae.scale('echo', 1);
+    assert.equal(dae.info('echo').held, false);
+    await assert.rejects(Client.connect({ port: echo.ports.tcp! }), /ECONNREFUSED|ERR_CONNECTION_FAILED/);
   });
 
   test('a program that binds its own port cannot run instances: nothing stays installed; reload is a restart, and says so', async () => {

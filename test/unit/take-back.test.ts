@@ -48,7 +48,7 @@ test('a LAN daemon is given back by a supervisor that follows no LAN; a process 
   assert.equal(machine.keep[0]?.adopt?.pid, 10, 'a machine manager keeps its LAN daemons');
 });
 
-test('instances: each copy is adopted; a reload cut short keeps its new run alone (the old one is reaped); copies past the count go', () => {
+test('instances: each copy is adopted; a reload cut short keeps its old run (the unproven new one is reaped), or the new one when the old is gone; copies past the count go', () => {
   const run = (pid: number, secret: string): { pid: number; secret: string; startedAt: number } => ({ pid, secret, startedAt: 1 });
   const state: PersistedState = {
     version: 1,
@@ -60,15 +60,18 @@ test('instances: each copy is adopted; a reload cut short keeps its new run alon
         { instance: 1, run: run(11, 'a1'), restarts: 0 },
         // The reload of instance 0 had started its new run when the supervisor died.
         { instance: 0, run: run(20, 'b0'), restarts: 0 },
+        // Instance 2's old run had died meanwhile: its new one is kept.
+        { instance: 2, run: run(12, 'a2'), restarts: 0 },
+        { instance: 2, run: run(22, 'b2'), restarts: 0 },
         // Its new run for instance 1 had not been spawned: the old one stays.
         { instance: 1, run: { pid: null, secret: 'b1', startedAt: 0 }, restarts: 0 },
         { instance: 3, run: run(13, 'a3'), restarts: 0 },
       ],
     }],
   };
-  const found = [proc(10, 'a0'), proc(11, 'a1'), proc(20, 'b0'), proc(13, 'a3')];
+  const found = [proc(10, 'a0'), proc(11, 'a1'), proc(20, 'b0'), proc(13, 'a3'), proc(22, 'b2')];
   const plan = decideTakeBack(state, found, { runtimeDir: RUN_DIR, followsLan: false });
-  assert.deepEqual(plan.keep.map(({ instance, adopt, start }) => [instance, adopt?.pid ?? null, start]).sort(), [[0, 20, false], [1, 11, false]].sort(), 'instance 2, with no record, is added by the supervisor');
-  assert.deepEqual(plan.reap.map((r) => r.pid).sort(), [10, 13]);
+  assert.deepEqual(plan.keep.map(({ instance, adopt, start }) => [instance, adopt?.pid ?? null, start]).sort(), [[0, 10, false], [1, 11, false], [2, 22, false]].sort());
+  assert.deepEqual(plan.reap.map((r) => r.pid).sort(), [13, 20]);
   assert.deepEqual(plan.strays, []);
 });
