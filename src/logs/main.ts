@@ -1,0 +1,22 @@
+// The log process's entry, one per home, started detached by the supervisor so that it outlives it:
+// `node main.js <home> <limits as JSON>`. It says it is up on the IPC channel its starter opened, then lets it go.
+import { join } from 'node:path';
+import { LogKeeper } from './log-keeper.js';
+
+const [home, limits] = process.argv.slice(2);
+if (home === undefined || limits === undefined) {
+  console.error('usage: main.js <home> <limits JSON>');
+  process.exit(2);
+}
+const keeper = new LogKeeper({ fifoDir: join(home, 'run', 'fifo'), logDir: join(home, 'logs'), socket: join(home, 'run', 'log.sock'), limits: JSON.parse(limits) });
+const stop = (): void => void keeper.stop().then(() => process.exit(0), () => process.exit(1));
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
+try {
+  await keeper.start();
+  process.send?.({ pid: process.pid });
+} catch (error) {
+  process.send?.({ error: (error as Error).message });
+  process.exit(1);
+}
+process.disconnect?.();
