@@ -257,7 +257,10 @@ export class Managed {
     let sockets: number[] = [];
     // Held sockets are bound by address: a host name (`localhost`) would have to be looked up first, so they need an IP.
     const host = this.spec.host ?? this.#ctx.config.host;
-    if (this.spec.sockets === 'inherit') {
+    // A dae daemon with nothing held (a start after stop or errored) binds and listens itself and hands them over:
+    // a socket bound here would wait unlistened for the run, and another user could bind it with SO_REUSEADDR meanwhile.
+    const handOver = this.spec.handsOver === true && !this.#sockets.holding;
+    if (this.spec.sockets === 'inherit' && !handOver) {
       try {
         if (isIP(host) === 0) throw new DaeError('ERR_PORT_HELD', `held sockets need an IP address as host, not ${JSON.stringify(host)}`);
         const held = this.#sockets.hold(host, this.spec.leases, this.#heldPath());
@@ -277,7 +280,7 @@ export class Managed {
     }
     const interpreter = this.spec.interpreter === undefined ? 'node' : this.spec.interpreter;
     // A Node program that has not said yet: a dae daemon among them hands over what it binds (`hand-over.ts`).
-    const offer = this.spec.sockets === undefined && interpreter === 'node' && isIP(host) !== 0 && !probesPort(this.spec) && Object.keys(this.spec.leases).length > 0;
+    const offer = (this.spec.sockets === undefined || handOver) && interpreter === 'node' && isIP(host) !== 0 && !probesPort(this.spec) && Object.keys(this.spec.leases).length > 0;
     if (offer) env.DAE_SOCKETS = 'offer';
     let child: ChildProcess;
     try {
@@ -400,8 +403,9 @@ export class Managed {
   }
 
   #takesSockets(): void {
-    if (this.spec.sockets !== undefined) return;
+    if (this.spec.handsOver === true) return;
     this.spec.sockets = 'inherit';
+    this.spec.handsOver = true;
     this.#persistLater();
   }
 
@@ -556,6 +560,9 @@ export class Managed {
     // A run that died before it was ready may have met a port someone holds: name the holder (reading /proc/net is
     // slow, so only then, never on the way of an ordinary restart).
     if (this.#status === 'starting') this.#checkLeases();
+    // A run that was to bind its own sockets and hand them over, and died before it was ready: copies of it this
+    // supervisor adopted may hold them (the group then restarts once).
+    if (this.#status === 'starting' && this.spec.handsOver === true && !this.#sockets.holding && !this.#stopRequested) this.#ctx.holdFailed(this);
     if (this.#stopRequested) this.#setStatus('stopped', this.#reason);
     else this.#decide({ ...facts, neverReady: this.#neverReady }, this.#killReason ? `${this.#killReason} (${what})` : null);
     this.#persistLater();

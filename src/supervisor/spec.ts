@@ -21,8 +21,11 @@ export interface DaemonSpec {
   /** Daemons that must be online before it starts (`--after`). */
   after?: string[];
   /** `inherit`: the supervisor holds its sockets and hands them to each run (LISTEN_FDS); `own`: it binds its own.
-   * Absent: `own` until a dae daemon's ready report says it takes them. */
+   * Absent: `own` until a dae daemon's first run hands its sockets over. */
   sockets?: 'inherit' | 'own';
+  /** A dae daemon that hands its sockets over: whenever the supervisor holds none (a start after `stop`), its run
+   * binds and listens itself and hands them over again, so no socket is ever bound here and left not listening. */
+  handsOver?: boolean;
   /** How many copies run on its held sockets (`--instances`, `dae scale`); absent: 1. */
   instances?: number;
   args: string[];
@@ -270,6 +273,7 @@ const SPEC_FIELDS = new Map<string, { check: FieldCheck; optional?: true }>([
   ['health', { check: (value) => checks(() => parseHealth(value)), optional: true }],
   ['after', { check: (value) => (Array.isArray(value) && value.every((item) => typeof item === 'string' && NAME.test(item)) ? null : 'a list of daemon names'), optional: true }],
   ['sockets', { check: (value) => (value === 'inherit' || value === 'own' ? null : 'inherit or own'), optional: true }],
+  ['handsOver', { check: isBoolean, optional: true }],
   ['host', { check: isString, optional: true }],
   ['lan', { check: isPlacement, optional: true }],
 ]);
