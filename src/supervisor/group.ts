@@ -132,7 +132,7 @@ export class Group {
   async reload(): Promise<ReloadResult> {
     const why = this.spec.sockets !== 'inherit'
       ? 'it binds its own sockets'
-      : !this.sockets.holding && this.#runsOwnCopies() ? 'its adopted runs hold its sockets, not this supervisor' : null;
+      : this.#runsOwnCopies() ? 'its adopted runs hold its sockets, not this supervisor' : null;
     if (why !== null) {
       await this.restart();
       return { entries: this.entries(), reloaded: false, reason: `restarted: ${why}` };
@@ -190,7 +190,7 @@ export class Group {
     if (this.spec.sockets !== 'inherit') {
       throw new DaeError('ERR_BAD_ARGS', `${this.name} binds its own sockets, so its copies cannot share them: instances need a dae daemon or a program installed with --sockets inherit`);
     }
-    if (!this.sockets.holding && this.#runsOwnCopies()) {
+    if (this.#runsOwnCopies()) {
       throw new DaeError('ERR_PORT_HELD', `${this.name}'s adopted run holds its sockets, not this supervisor: restart it first`);
     }
   }

@@ -137,10 +137,6 @@ export class Managed {
     this.#sockets = options.sockets ?? new SocketKeeper();
   }
 
-  /** The keeper of its sockets, shared with the other copies of it. */
-  get sockets(): SocketKeeper {
-    return this.#sockets;
-  }
 
   get restarts(): number {
     return this.#restarts;
@@ -450,10 +446,6 @@ export class Managed {
     if (!this.#ctx.othersRun(this)) this.#sockets.release();
   }
 
-  /** Whether the supervisor holds its sockets now (`info`). */
-  get holdsSockets(): boolean {
-    return this.#sockets.holding;
-  }
 
   /** Leaves the run alone for good (the supervisor goes; the next one adopts it): nothing here acts on it again. */
   detach(): void {
