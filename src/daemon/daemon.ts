@@ -2,7 +2,7 @@
 import { EventEmitter } from 'node:events';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
-import type { Server as HttpServer } from 'node:http';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { lstat, mkdir, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -273,10 +273,22 @@ export abstract class Daemon extends EventEmitter {
     const wss = kind === 'ws' ? (await import('./ws-door.js')).openWsDoor(server, this.#host(), (session) => this.#accept(session)) : null;
     this.#gate.guardHttp(server);
     await this.#bind(server, kind, where);
+    // Requests whose body is still arriving: at a stop, those not whole within the grace cannot be answered, and go.
+    const arriving = new Set<IncomingMessage>();
+    server.on('request', (request: IncomingMessage) => {
+      if (request.method !== 'POST' || request.complete) return;
+      arriving.add(request);
+      const done = (): void => void arriving.delete(request);
+      request.once('end', done);
+      request.once('close', done);
+    });
     this.#doors.push({
       kind,
       close: () => new Promise((resolve) => {
         wss?.close();
+        setTimeout(() => {
+          for (const request of arriving) request.socket.destroy();
+        }, LATE_GRACE_MS).unref();
         // A request that arrives on a kept-alive connection now is answered, and its connection closed after it; a
         // connection whose request is in flight is closed as soon as its answer is written.
         server.on('request', (_request, response) => (response.shouldKeepAlive = false));

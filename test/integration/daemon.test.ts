@@ -369,6 +369,21 @@ describe('identity and lifecycle', () => {
     client.destroy();
   });
 
+  test('stop does not wait for an HTTP request whose body never comes (a slow client): it goes after a short grace', { timeout: 10_000 }, async () => {
+    const d = await startTestDaemon({ stopTimeout: 60_000, http: 0 });
+    const port = (d.identity().ports as { http: number }).http;
+    const slow = connect({ port, host: '127.0.0.1' });
+    slow.on('error', () => undefined);
+    await once(slow, 'connect');
+    slow.write(`POST /add HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n[1,`);
+    // Its headers have arrived once the daemon counts a request: an answered call on another connection after them.
+    const answer = await fetch(`http://127.0.0.1:${port}/add`, { method: 'POST', body: '[1,2]', headers: { 'content-type': 'application/json' } });
+    assert.equal(await answer.text(), '3');
+    await d.stop();
+    assert.equal(d.status, 'stopped');
+    slow.destroy();
+  });
+
   test('stop closes connections whose commands outlive the deadline', async () => {
     const d = await startTestDaemon({ stopTimeout: 50 });
     const peer = await rawPeer(d.port);
