@@ -13,7 +13,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Client, Dae, EmbeddedRegistry, LanManager, LAN_DEFAULTS, type ListEntry, type Need, type Registry, type Service } from '../src/index.js';
 import { ETCD_NOT_FOUND, startEtcd, type EtcdMember } from '../test/helpers/etcd.js';
 import { spawnServer, type ServerChild } from './lib/child.js';
-import { cpuMs, killAllWithEnv, pidsWithEnv, running } from './lib/procfs.js';
+import { cpuMs, pidsWithEnv, running } from './lib/procfs.js';
+import { startRunEnvironment } from './lib/run-env.js';
 import { formatNumber, formatSuite, type Figure, type SuiteResult } from './lib/report.js';
 import { median, percentile, sorted } from './lib/stats.js';
 
@@ -701,9 +702,8 @@ export async function runLan(options: LanBenchOptions = {}): Promise<SuiteResult
   const log = (line: string): void => options.log?.(`${((performance.now() - started) / 1000).toFixed(1).padStart(5)} s  ${line}`);
   // Every process this run starts carries this variable (dae passes it on to its daemons), so the last sweep finds
   // whatever a failed step left behind.
-  const marker = `BENCH_LAN_RUN=${randomBytes(8).toString('hex')}`;
-  const [markerName, markerValue] = marker.split('=') as [string, string];
-  process.env[markerName] = markerValue;
+  const environment = startRunEnvironment('lan', { runtime: false });
+  const { marker } = environment;
   // Every home of this run lives under one directory (short enough for the unix socket paths inside).
   const runDir = mkdtempSync(join(tmpdir(), 'dae-bench-lan-'));
   const localHome = join(runDir, 'local');
@@ -750,12 +750,7 @@ export async function runLan(options: LanBenchOptions = {}): Promise<SuiteResult
     return { suite: 'lan', baselineName: 'local install', figures: results.flatMap((result) => figures(result, needs)), notes, seconds: (performance.now() - started) / 1000 };
   } finally {
     await local.stop().catch((error: Error) => log(`cleanup: ${error.message}`));
-    const left = await killAllWithEnv(marker).catch((error: Error) => {
-      log(`cleanup: ${error.message}`);
-      return -1;
-    });
-    if (left !== 0) log(`cleanup: ${left === -1 ? 'some' : left} leftover process(es) had to be killed`);
-    delete process.env[markerName];
+    await environment.end(log);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     rmSync(runDir, { recursive: true, force: true });

@@ -3,16 +3,13 @@
 // PM2 (`pm2 reload`, fork mode and cluster mode with two instances), in the same run. A call whose connection closed
 // under it is retried once on a new connection (the race no server removes: a request written just as the old run
 // closes its connection); what fails even then, and every refused connect, is counted.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { randomBytes } from 'node:crypto';
 import type { ListEntry } from '../src/index.js';
 import { startLoad, type LoadCounts } from '../test/helpers/load.js';
 import { startCliSupervisor } from './lib/dae-cli.js';
 import { startPm2, type Pm2 } from './lib/pm2.js';
-import { killAllWithEnv } from './lib/procfs.js';
+import { startRunEnvironment } from './lib/run-env.js';
 import { median } from './lib/stats.js';
 import { formatNumber, formatSuite, type Figure, type SuiteResult } from './lib/report.js';
 import { untilAccepting } from './lib/accept.js';
@@ -52,7 +49,7 @@ async function underLoad(ports: { tcp: number; http: number }, reload: () => Pro
   return { counts: load.counts, reloadMs };
 }
 
-async function daeRun(marker: string, instances: number, port: number, log: (line: string) => void): Promise<Outcome> {
+async function daeRun(instances: number, port: number, log: (line: string) => void): Promise<Outcome> {
   const supervisor = await startCliSupervisor({ port: 0, portrangestart: { tcp: port, http: port + 10, ws: port + 20 } }, FIXTURE);
   try {
     const installed = await supervisor.cli(['install', 'reloaded', FIXTURE, '--instances', String(instances)]);
@@ -66,7 +63,6 @@ async function daeRun(marker: string, instances: number, port: number, log: (lin
     });
   } finally {
     await supervisor.stop();
-    void marker;
   }
 }
 
@@ -89,15 +85,10 @@ export async function runReload(options: ReloadBenchOptions = {}): Promise<Suite
   const started = performance.now();
   const load = loadavg()[0] ?? NaN;
   const log = (line: string): void => options.log?.(`${((performance.now() - started) / 1000).toFixed(1).padStart(5)} s  ${line}`);
-  const marker = `BENCH_RELOAD_RUN=${randomBytes(8).toString('hex')}`;
-  const [markerName, markerValue] = marker.split('=') as [string, string];
-  process.env[markerName] = markerValue;
-  const runtimeDir = mkdtempSync(join(tmpdir(), 'dae-bench-run-'));
-  const runtimeBefore = process.env.DAE_RUNTIME_DIR;
-  process.env.DAE_RUNTIME_DIR = runtimeDir;
+  const environment = startRunEnvironment('reload', { runtime: true });
   try {
-    const dae = await daeRun(marker, 1, PORTS.dae, log);
-    const daeTwo = await daeRun(marker, 2, PORTS.dae + 50, log);
+    const dae = await daeRun(1, PORTS.dae, log);
+    const daeTwo = await daeRun(2, PORTS.dae + 50, log);
     const pm2 = await startPm2();
     const [fork, cluster] = await (async () => {
       try {
@@ -126,11 +117,7 @@ export async function runReload(options: ReloadBenchOptions = {}): Promise<Suite
     ];
     return { suite: 'reload', baselineName: '-', others: ['dae ×2', 'PM2 fork', 'PM2 cluster ×2'], figures, notes, seconds: (performance.now() - started) / 1000 };
   } finally {
-    await killAllWithEnv(marker).catch(() => -1);
-    delete process.env[markerName];
-    if (runtimeBefore === undefined) delete process.env.DAE_RUNTIME_DIR;
-    else process.env.DAE_RUNTIME_DIR = runtimeBefore;
-    rmSync(runtimeDir, { recursive: true, force: true });
+    await environment.end(log);
   }
 }
 

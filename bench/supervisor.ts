@@ -1,10 +1,9 @@
 // Benchmark of the supervisor: dae against a minimal respawn-on-exit supervisor, bare spawns and PM2, all running
 // the same fixture daemon (bench/fixtures/tcp-daemon.ts): restart after kill -9, 50 daemons online, memory, `list`.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
@@ -13,7 +12,8 @@ import { Dae, type ListEntry } from '../src/index.js';
 import { askPid, untilAccepting, untilAllAccepting, untilAnsweredByAnother } from './lib/accept.js';
 import { startCliSupervisor, type CliSupervisor } from './lib/dae-cli.js';
 import { startPm2, type Pm2 } from './lib/pm2.js';
-import { commandLine, describeTree, killAllWithEnv, parentPid, rssMiB, rssPartsMiB } from './lib/procfs.js';
+import { commandLine, describeTree, parentPid, rssMiB, rssPartsMiB } from './lib/procfs.js';
+import { startRunEnvironment } from './lib/run-env.js';
 import { formatNumber, formatSuite, type Figure, type SuiteResult } from './lib/report.js';
 import { median, percentile, sorted } from './lib/stats.js';
 
@@ -423,15 +423,8 @@ export async function runSupervisor(options: SupervisorBenchOptions = {}): Promi
     cleanups: [],
   };
 
-  // Every process this run starts carries this variable (dae passes it on to its daemons, PM2 to its apps), so the
-  // last sweep finds whatever a failed step left behind.
-  const marker = `BENCH_SUPERVISOR_RUN=${randomBytes(8).toString('hex')}`;
-  const [markerName, markerValue] = marker.split('=') as [string, string];
-  process.env[markerName] = markerValue;
-  // Fixtures outside dae put their unix socket door here (dae gives its daemons its own home's run directory).
-  const runtimeDir = mkdtempSync(join(tmpdir(), 'dae-bench-run-'));
-  const runtimeBefore = process.env.DAE_RUNTIME_DIR;
-  process.env.DAE_RUNTIME_DIR = runtimeDir;
+  // Fixtures outside dae put their unix socket door in the run's runtime folder (dae gives its daemons its home's).
+  const environment = startRunEnvironment('supervisor', { runtime: true });
 
   try {
     const restarts = await restartPhase(run, kills, warmup);
@@ -496,15 +489,7 @@ export async function runSupervisor(options: SupervisorBenchOptions = {}): Promi
     return { suite: 'supervisor', baselineName: 'minimal/bare', others: ['PM2'], figures, notes, seconds: (performance.now() - started) / 1000 };
   } finally {
     for (const step of run.cleanups.reverse()) await step().catch((error: unknown) => run.log(`cleanup: ${(error as Error).message}`));
-    const left = await killAllWithEnv(marker).catch((error: unknown) => {
-      run.log(`cleanup: ${(error as Error).message}`);
-      return -1;
-    });
-    if (left !== 0) run.log(`cleanup: ${left === -1 ? 'some' : left} leftover process(es) had to be killed`);
-    delete process.env[markerName];
-    if (runtimeBefore === undefined) delete process.env.DAE_RUNTIME_DIR;
-    else process.env.DAE_RUNTIME_DIR = runtimeBefore;
-    rmSync(runtimeDir, { recursive: true, force: true });
+    await environment.end(run.log);
   }
 }
 

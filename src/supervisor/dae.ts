@@ -526,7 +526,7 @@ export class Dae extends Daemon {
   // Copies of a daemon whose sockets adopted runs listen on cannot start beside them (no SO_REUSEPORT): the whole group
   // restarts once, after which its sockets are held and each copy restarts on its own again.
   #regroup(group: Group): void {
-    if (!group.needsRegroup && !group.members.some((managed) => managed.run !== null && managed.entry().adopted)) return;
+    if (!group.runsOwnCopies) return;
     this.#log(`${group.name}: restarting every instance, so that this supervisor holds its sockets (adopted runs hold them now)`);
     void this.#serial(group.name, async () => {
       if (this.#groups.get(group.name) === group && !group.spec.stopped) await group.restart();
@@ -569,7 +569,7 @@ export class Dae extends Daemon {
       const group = this.#groups.get(event.name);
       // (Not while a command on it runs: install, start and scale start them themselves.)
       if (group !== undefined && !group.spec.stopped && group.spec.sockets === 'inherit' && !this.#queues.has(group.name)) {
-        for (const managed of group.members) if (managed.run === null && managed.status === 'stopped' && managed.entry().lastExit === null) void managed.start();
+        for (const managed of group.members) if (managed.run === null && managed.status === 'stopped' && managed.neverEnded) void managed.start();
       }
       for (const managed of this.#everyCopy()) if (managed.status === 'waiting' && managed.spec.after?.includes(event.name)) void managed.start();
     }

@@ -132,7 +132,7 @@ export class Group {
   async reload(): Promise<ReloadResult> {
     const why = this.spec.sockets !== 'inherit'
       ? 'it binds its own sockets'
-      : this.#runsOwnCopies() ? 'its adopted runs hold its sockets, not this supervisor' : null;
+      : this.runsOwnCopies ? 'its adopted runs hold its sockets, not this supervisor' : null;
     if (why !== null) {
       await this.restart();
       return { entries: this.entries(), reloaded: false, reason: `restarted: ${why}` };
@@ -190,20 +190,20 @@ export class Group {
     if (this.spec.sockets !== 'inherit') {
       throw new DaeError('ERR_BAD_ARGS', `${this.name} binds its own sockets, so its copies cannot share them: instances need a dae daemon or a program installed with --sockets inherit`);
     }
-    if (this.#runsOwnCopies()) {
+    if (this.runsOwnCopies) {
       throw new DaeError('ERR_PORT_HELD', `${this.name}'s adopted run holds its sockets, not this supervisor: restart it first`);
     }
   }
 
   /** Whether runs listen on copies of its sockets this supervisor does not hold (runs it adopted). */
-  #runsOwnCopies(): boolean {
-    return !this.sockets.holding && this.members.some((managed) => managed.run !== null && managed.entry().adopted);
+  get runsOwnCopies(): boolean {
+    return !this.sockets.holding && this.members.some((managed) => managed.adopted);
   }
 
   /** After a supervisor restart: instances without a run cannot bind beside adopted ones; the group is restarted (once
    * its sockets are held, each copy restarts on its own again). */
   get needsRegroup(): boolean {
-    return this.count > 1 && this.#runsOwnCopies() && this.members.some((managed) => managed.run === null);
+    return this.count > 1 && this.runsOwnCopies && this.members.some((managed) => managed.run === null);
   }
 
   /** Whether `managed` is a reload's new run (else its old one, when it is not shown). */

@@ -474,8 +474,23 @@ export class Managed {
     }
   }
 
+  // A run is under way (its figures and pid are shown).
+  #running(): boolean {
+    return this.run !== null && (this.#status === 'online' || this.#status === 'starting' || this.#status === 'stopping');
+  }
+
+  /** Its run was left by a previous supervisor (no child process of this one). */
+  get adopted(): boolean {
+    return this.#running() && this.#child === null;
+  }
+
+  /** No run of it has ended yet (it never ran, or runs its first). */
+  get neverEnded(): boolean {
+    return this.#lastExit === null;
+  }
+
   entry(): ListEntry {
-    const online = this.run !== null && (this.#status === 'online' || this.#status === 'starting' || this.#status === 'stopping');
+    const online = this.#running();
     const entry: ListEntry = {
       name: this.name,
       instance: this.instance,
@@ -490,7 +505,7 @@ export class Managed {
       lastExit: this.#lastExit,
       reason: this.#reason ?? ((this.#watch?.misses ?? 0) > 0 && this.#status === 'online' ? `health: ${this.#watch!.misses} check(s) failed in a row` : null),
       script: this.spec.script,
-      adopted: online && this.#child === null,
+      adopted: this.adopted,
       lastHealth: online ? (this.#watch?.health ?? null) : null,
     };
     if (this.#portHeldBy) entry.portHeldBy = this.#portHeldBy;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
 import net, { connect, createServer } from 'node:net';
-import { Client, Dae, type DaeError, type StatusEvent } from '../../src/index.js';
+import { Client, Dae, type DaeError } from '../../src/index.js';
 import { fixture, removeHomes, SAMPLE_KV, startDae, untilStatus } from '../helpers/supervisor.js';
 
 const running: Dae[] = [];
@@ -40,6 +40,55 @@ function ping(port: number): Promise<{ outcome: Outcome; ms: number }> {
   });
 }
 
+/** `ping`s on fresh connections back to back until `stop()`, counting what they met. */
+function connectLoop(port: number): {
+  counts: Record<Outcome, number>;
+  longest(): number;
+  refusedFor(): number;
+  answered(more: number): Promise<void>;
+  stop(): Promise<void>;
+} {
+  const counts: Record<Outcome, number> = { answered: 0, refused: 0, reset: 0 };
+  let longest = 0;
+  let firstRefused = 0;
+  let lastRefused = 0;
+  let looping = true;
+  const progress = new EventEmitter();
+  const loop = (async () => {
+    while (looping) {
+      const { outcome, ms } = await ping(port);
+      counts[outcome]++;
+      if (outcome === 'answered') longest = Math.max(longest, ms);
+      if (outcome === 'refused') {
+        lastRefused = performance.now();
+        firstRefused ||= lastRefused;
+      }
+      progress.emit('ping');
+    }
+  })();
+  return {
+    counts,
+    longest: () => longest,
+    refusedFor: () => lastRefused - firstRefused,
+    /** Resolves once `more` calls were answered from now on. */
+    answered: async (more) => {
+      const before = counts.answered;
+      while (counts.answered < before + more) await once(progress, 'ping');
+    },
+    stop: async () => {
+      looping = false;
+      await loop;
+    },
+  };
+}
+
+/** SIGKILLs the daemon's run; resolves once it is online again. */
+async function killAndRestart(dae: Dae, name: string): Promise<void> {
+  const back = untilStatus(dae, name, 'online');
+  process.kill(dae.list()[0]!.pid!, 'SIGKILL');
+  await back;
+}
+
 function bindable(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
@@ -55,32 +104,15 @@ describe('held sockets', () => {
     const kv = await dae.install('kv', SAMPLE_KV, { minUptime: 0 });
     // Its first run bound its own and handed them over on the IPC channel: held from the first crash on.
     assert.deepEqual([dae.info('kv').sockets, dae.info('kv').held], ['inherit', true]);
-    const restarted = (): Promise<StatusEvent> => untilStatus(dae, 'kv', 'online');
-    let back: Promise<StatusEvent>;
-    const port = kv.ports.tcp!;
-    const counts: Record<Outcome, number> = { answered: 0, refused: 0, reset: 0 };
-    let longest = 0;
-    let looping = true;
-    const progress = new EventEmitter();
-    const loop = (async () => {
-      while (looping) {
-        const { outcome, ms } = await ping(port);
-        counts[outcome]++;
-        if (outcome === 'answered') longest = Math.max(longest, ms);
-        progress.emit('ping');
-      }
-    })();
+    const loop = connectLoop(kv.ports.tcp!);
+    const { counts } = loop;
     for (let i = 0; i < 10; i++) {
-      back = restarted();
-      process.kill(dae.list()[0]!.pid!, 'SIGKILL');
-      await back;
+      await killAndRestart(dae, 'kv');
       // A few calls answered by the new run before the next kill.
-      const before = counts.answered;
-      while (counts.answered < before + 3) await once(progress, 'ping');
+      await loop.answered(3);
     }
-    looping = false;
-    await loop;
-    t.diagnostic(`ten SIGKILL restarts under a connect loop: ${counts.answered} answered, ${counts.refused} refused, ${counts.reset} reset (accepted by the killed run), longest wait ${longest.toFixed(0)} ms`);
+    await loop.stop();
+    t.diagnostic(`ten SIGKILL restarts under a connect loop: ${counts.answered} answered, ${counts.refused} refused, ${counts.reset} reset (accepted by the killed run), longest wait ${loop.longest().toFixed(0)} ms`);
     assert.equal(counts.refused, 0, 'no connection refused');
     assert.ok(counts.answered > 30);
   });
@@ -118,31 +150,12 @@ describe('held sockets', () => {
     };
     // A connect loop across a SIGKILL of the current run: what it met, and how long it was refused.
     const killUnderLoad = async (dae: Dae): Promise<{ counts: Record<Outcome, number>; refusedFor: number }> => {
-      const counts: Record<Outcome, number> = { answered: 0, refused: 0, reset: 0 };
-      let firstRefused = 0;
-      let lastRefused = 0;
-      let looping = true;
-      const progress = new EventEmitter();
-      const loop = (async () => {
-        while (looping) {
-          const { outcome } = await ping(port);
-          counts[outcome]++;
-          if (outcome === 'refused') {
-            lastRefused = performance.now();
-            firstRefused ||= lastRefused;
-          }
-          progress.emit('ping');
-        }
-      })();
-      while (counts.answered < 3) await once(progress, 'ping');
-      const back = untilStatus(dae, 'kv', 'online');
-      process.kill(dae.list()[0]!.pid!, 'SIGKILL');
-      await back;
-      const before = counts.answered;
-      while (counts.answered < before + 3) await once(progress, 'ping');
-      looping = false;
-      await loop;
-      return { counts, refusedFor: lastRefused - firstRefused };
+      const loop = connectLoop(port);
+      await loop.answered(3);
+      await killAndRestart(dae, 'kv');
+      await loop.answered(3);
+      await loop.stop();
+      return { counts: loop.counts, refusedFor: loop.refusedFor() };
     };
 
     const second = await takeOver(first);
