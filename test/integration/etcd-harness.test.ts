@@ -131,7 +131,10 @@ describe('etcd harness: one member', { timeout: 30_000 }, () => {
   test('after a restart on the same data directory, data survives and client and watch recover', async () => {
     const client = use.client([member.endpoint]);
     const watcher = await use.watch(client, 'restart/');
+    // The watch must have seen this put before the restart, or it replays it after (etcd resumes from its last revision).
+    const seen = nextEvents(watcher, 1);
     await client.put('restart/before').value('yes');
+    assert.deepEqual(await seen, ['put restart/before']);
     const pid = member.pid;
     const reconnected = once(watcher, 'connected');
     await member.restart();
