@@ -389,14 +389,8 @@ async function localInstall(dae: Dae, name: string): Promise<LocalInstall> {
   const entry = await dae.install(name, KV);
   const online = performance.now();
   if (entry.status !== 'online' || entry.ports.tcp === undefined) {
-    const err = (() => {
-      try {
-        return dae.logs(name, 10).err.join(' | ');
-      } catch {
-        return '';
-      }
-    })();
-    throw new Error(`local install of ${name}: ${entry.status} (${entry.reason}); ports ${JSON.stringify(entry.ports)}; its stderr ends: ${err}`);
+    const log = await dae.logs(name, { lines: 10 }).then((lines) => lines.join(' | '), () => '');
+    throw new Error(`local install of ${name}: ${entry.status} (${entry.reason}); ports ${JSON.stringify(entry.ports)}; its log ends: ${log}`);
   }
   const who = await whois(dae.config.host, entry.ports.tcp);
   if (who.name !== name || who.pid !== entry.pid) throw new Error(`local ${name}: whois answered ${JSON.stringify(who)}, expected pid ${entry.pid}`);

@@ -7,10 +7,12 @@ import { DaeError } from '../errors.js';
 import type { ListEntry } from '../supervisor/managed.js';
 import type { DaemonInfo } from '../supervisor/info.js';
 import { callSupervisor, connectSupervisor, home, supervisorRuns } from './control.js';
-import { follow } from './follow.js';
+import { showAndFollow, showLine } from './logs.js';
+import { readLog } from '../logs/read.js';
+import { MAX_LOG_FILES } from '../supervisor/config.js';
 import { addLanCommands } from './lan.js';
 import { colour, json, jsonLine, out } from './output.js';
-import { collect, keyValue, whole } from './parse.js';
+import { collect, keyValue, since, whole } from './parse.js';
 import { send } from './send.js';
 import { loadConfig, startBackground, startForeground } from './start.js';
 import { systemdUnit } from './startup.js';
@@ -166,23 +168,22 @@ program
 
 program
   .command('logs')
-  .description("show a daemon's stdout and stderr, and follow them")
-  .argument('<name>')
-  .option('-n, --lines <n>', 'lines of each stream', whole, 50)
-  .option('-f, --follow', 'keep printing what is appended')
-  .action(async (name: string, options: { lines: number; follow?: boolean }) => {
-    const logs = (await callSupervisor('logs', name, options.lines)) as { out: string[]; err: string[] };
-    for (const line of logs.out) out(`${line}\n`);
-    for (const line of logs.err) process.stderr.write(`${line}\n`);
-    if (!options.follow) return;
-    const info = (await callSupervisor('info', name)) as DaemonInfo;
-    const stops = [follow(info.logs.out, (text) => out(text)), follow(info.logs.err, (text) => process.stderr.write(text))];
-    await new Promise<void>((resolve) => {
-      const end = (): void => resolve();
-      process.once('SIGINT', end);
-      process.once('SIGTERM', end);
-    });
-    for (const stop of stops) stop();
+  .description("show a daemon's log (stdout and stderr in the order they came, each line stamped), or without a name the supervisor's own")
+  .argument('[name]', 'an installed daemon (default: the supervisor)')
+  .option('-n, --lines <n>', 'the newest lines', whole, 50)
+  .option('--since <when>', 'only lines since a duration ago (90s, 10m, 2h, 1d) or a time (2026-12-07T10:00:00Z)', since)
+  .option('-f, --follow', 'keep printing lines as they come (across rotation and restarts)')
+  .addOption(new Option('--json', 'one JSON object per line: {time, stream, line, name} (and instance)').conflicts('raw'))
+  .option('--raw', 'the text of each line alone, as the program wrote it')
+  .action(async (name: string | undefined, options: { lines: number; since?: number; follow?: boolean; json?: boolean; raw?: boolean }) => {
+    const view = options.json ? 'json' : options.raw ? 'raw' : 'text';
+    const request = { lines: options.lines, ...(options.since !== undefined ? { since: options.since } : {}) };
+    // Without a name, read from the home: the supervisor's log is wanted most when it does not answer.
+    const info = name === undefined ? null : ((await callSupervisor('info', name)) as DaemonInfo);
+    const history = (): Promise<string[]> => (name === undefined ? readLog(home().log, MAX_LOG_FILES, request) : (callSupervisor('logs', name, request) as Promise<string[]>));
+    const print = (line: string): void => void out(`${showLine(line, view, name ?? 'dae', (info?.instances ?? 1) > 1)}\n`);
+    if (options.follow) await showAndFollow(info?.log ?? home().log, history, print);
+    else (await history()).forEach(print);
   });
 
 program

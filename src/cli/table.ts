@@ -49,7 +49,8 @@ export function formatTable(entries: readonly ListEntry[], colour: boolean): str
     e.lan ? `${e.lan.need} (epoch ${e.lan.epoch})` : '-',
     // Up again after the supervisor ended a run (hung, over max-memory): the cause stays in view.
     [e.reason ?? (e.status === 'online' && e.restarts > 0 && e.lastExit?.reason ? `restarted: ${e.lastExit.reason}` : null),
-      e.portHeldBy ? `port ${e.portHeldBy.port} held by pid ${e.portHeldBy.pid ?? '?'}` : null].filter(Boolean).join('; '),
+      e.portHeldBy ? `port ${e.portHeldBy.port} held by pid ${e.portHeldBy.pid ?? '?'}` : null,
+      e.logBehind ? 'logs held: the disk is behind, its output waits' : null].filter(Boolean).join('; '),
   ]);
   return formatColumns(header, rows, colour);
 }

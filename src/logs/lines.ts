@@ -1,6 +1,7 @@
 // Pure: a program's output bytes into log records, one per line, each stamped with when it arrived and its stream;
 // a line over the limit is cut with a marker (the rest of it dropped and counted), and a partial line at the end is
-// kept. The stored form is one text line per record: `<ISO time> <out|err> <text>`.
+// kept. The stored form is one text line per record: `<ISO time> <out|err> <text>`, the stream tagged `@<n>` for an
+// instance past the first (`out@1`).
 export type Stream = 'out' | 'err';
 
 export interface LogRecord {
@@ -8,6 +9,8 @@ export interface LogRecord {
   time: number;
   stream: Stream;
   line: string;
+  /** Which copy of the daemon wrote it (absent: instance 0). */
+  instance?: number;
 }
 
 const NEWLINE = 0x0a;
@@ -36,6 +39,7 @@ function utf8Prefix(bytes: Buffer, max: number): Buffer {
 /** Splits one stream of a program's output into lines. */
 export class LineSplitter {
   readonly #stream: Stream;
+  readonly #instance: number;
   readonly #maxLine: number;
   #pending: Buffer[] = [];
   #pendingBytes = 0;
@@ -43,9 +47,10 @@ export class LineSplitter {
   #dropped = 0;
 
   /** `maxLine`: the most bytes of one line kept (a longer one is cut with a marker). */
-  constructor(stream: Stream, maxLine: number) {
+  constructor(stream: Stream, maxLine: number, instance = 0) {
     this.#stream = stream;
     this.#maxLine = maxLine;
+    this.#instance = instance;
   }
 
   /** The complete lines in `chunk` (with what came before it), stamped `now`. */
@@ -99,21 +104,24 @@ export class LineSplitter {
     }
     if (line.endsWith('\r')) line = line.slice(0, -1);
     if (dropped > 0) line += cutMarker(dropped);
-    return { time: now, stream: this.#stream, line };
+    return this.#instance === 0 ? { time: now, stream: this.#stream, line } : { time: now, stream: this.#stream, line, instance: this.#instance };
   }
 }
 
 /** The stored form of a record: one text line, newline included. */
 export function formatRecord(record: LogRecord): string {
-  return `${new Date(record.time).toISOString()} ${record.stream} ${record.line}\n`;
+  return `${new Date(record.time).toISOString()} ${record.stream}${record.instance ? `@${record.instance}` : ''} ${record.line}\n`;
 }
 
-const STORED = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (out|err) (.*)$/s;
+const STORED = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (out|err)(?:@(\d{1,2}))? (.*)$/s;
 
 /** Reads a stored line back (without its newline); null when it is not one (a file written before timestamps). */
 export function parseRecord(text: string): LogRecord | null {
   const match = STORED.exec(text);
   if (match === null) return null;
   const time = Date.parse(match[1]!);
-  return Number.isNaN(time) ? null : { time, stream: match[2] as Stream, line: match[3]! };
+  if (Number.isNaN(time)) return null;
+  const record: LogRecord = { time, stream: match[2] as Stream, line: match[4]! };
+  if (match[3] !== undefined && match[3] !== '0') record.instance = Number(match[3]);
+  return record;
 }

@@ -1,15 +1,18 @@
 // The log process of a home (`dae-log`): it holds the read ends of every daemon's output pipes (named pipes in
-// `run/fifo/`, `<name>.out` and `<name>.err`), stamps each line with its time and stream, and appends it to
-// `logs/<name>.log`. It is its own process, so output flows while the supervisor restarts; a named pipe can be opened
-// again by the next log process, which picks every pipe up at start. When it falls behind the disk it stops reading,
-// the pipe fills and the writer waits (backpressure) instead of this process taking memory without bound.
-import { constants, openSync, readdirSync } from 'node:fs';
+// `run/fifo/`, `<name>.out` and `<name>.err`, `<name>@<n>.out` for instance n), stamps each line with its time and
+// stream, and appends it to `logs/<name>.log`. It is its own process, so output flows while the supervisor restarts; a
+// named pipe can be opened again by the next log process, which picks every pipe up at start. When it falls behind the
+// disk it stops reading, the pipe fills and the writer waits (backpressure) instead of this process taking memory
+// without bound.
+import { execFile } from 'node:child_process';
+import { closeSync, constants, existsSync, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { Daemon } from '../daemon/daemon.js';
 import { DaeError } from '../errors.js';
-import { formatRecord, LineSplitter, type Stream } from './lines.js';
-import { RotatingFile, type RotationLimits } from './rotating-file.js';
+import { formatRecord, LineSplitter, type LogRecord, type Stream } from './lines.js';
+import { appendRotatingSync, RotatingFile, type RotationLimits } from './rotating-file.js';
 
 export interface LogKeeperOptions {
   fifoDir: string;
@@ -17,83 +20,179 @@ export interface LogKeeperOptions {
   /** The unix socket the supervisor talks to it on. */
   socket: string;
   limits: RotationLimits & { maxLine: number };
+  /** Where it says what went wrong (the supervisor's own log); stderr when absent. */
+  ownLog?: string;
+  /** How a log file is written (a test stands in a slow disk here). */
+  openFile?: (path: string, limits: RotationLimits) => LogFile;
 }
 
-/** Bytes waiting to be written for one daemon past which its pipes are no longer read. */
-const HIGH_WATER = 1 << 20;
+/** What the log process needs of a log file (`RotatingFile`). */
+export type LogFile = Pick<RotatingFile, 'path' | 'open' | 'append' | 'close'>;
+
+/** What one daemon's log path is doing, for `list`. */
+export interface LogStatus {
+  /** False while its pipes are not read because the disk is behind: its runs' writes wait (backpressure). */
+  reading: boolean;
+  /** Bytes read and not yet written. */
+  pending: number;
+  /** Times reading stopped for the disk. */
+  held: number;
+  /** Lines that could not be written (a full disk). */
+  lost: number;
+}
+
+/** Bytes waiting to be written for one daemon past which its pipes are no longer read (also the most a SIGKILL of this
+ * process can lose, with one partial line per pipe). */
+export const HIGH_WATER = 256 * 1024;
 const NAME = /^[A-Za-z0-9._-]{1,64}$/;
+const run = promisify(execFile);
+const PIPE = /^([A-Za-z0-9._-]{1,64}?)(?:@(\d{1,2}))?\.(out|err)$/;
+// Room a record takes beyond its text: the stamp, the stream, the cut marker.
+const RECORD_OVERHEAD = 128;
+
+interface Pipe {
+  fd: number;
+  socket: Socket;
+  splitter: LineSplitter;
+}
 
 interface Watched {
-  file: RotatingFile;
-  pipes: Socket[];
-  splitters: LineSplitter[];
-  /** Bytes handed to the file and not yet written. */
-  pending: number;
-  /** Times reading stopped because the disk was behind. */
-  held: number;
+  file: LogFile;
+  /** By instance. */
+  pipes: Map<number, Pipe[]>;
+  status: LogStatus;
 }
 
-/** Where a daemon's two pipes are. */
-export function fifoPath(dir: string, name: string, stream: Stream): string {
-  return join(dir, `${name}.${stream}`);
+/** Where a daemon's pipe is. */
+export function fifoPath(dir: string, name: string, stream: Stream, instance = 0): string {
+  return join(dir, `${name}${instance === 0 ? '' : `@${instance}`}.${stream}`);
+}
+
+/** Where a daemon's log is (its rotated files beside it: `.1`, `.2`, …). */
+export function logFile(dir: string, name: string): string {
+  return join(dir, `${name}.log`);
+}
+
+/** The daemon, instance and stream a pipe's file name stands for; null when it is none. Pure. */
+export function parseFifoName(entry: string): { name: string; instance: number; stream: Stream } | null {
+  const match = PIPE.exec(entry);
+  return match === null ? null : { name: match[1]!, instance: Number(match[2] ?? 0), stream: match[3] as Stream };
 }
 
 export class LogKeeper extends Daemon {
   override name = 'dae-log';
   readonly #options: LogKeeperOptions;
   readonly #watched = new Map<string, Watched>();
+  readonly #maxLine: number;
 
   constructor(options: LogKeeperOptions) {
     super({ name: 'dae-log', env: {}, socket: options.socket });
     this.#options = options;
+    // A record always fits one file: the bound on disk holds for the longest line too.
+    this.#maxLine = Math.max(64, Math.min(options.limits.maxLine, options.limits.maxBytes - RECORD_OVERHEAD));
   }
 
   commands = {
-    watch: { protected: true, run: (name: string) => this.watch(name) },
+    watch: { protected: true, run: (name: string, instance: number = 0) => this.watch(name, instance) },
     unwatch: { protected: true, run: (name: string) => this.unwatch(name) },
-    /** Per daemon: whether its pipes are read now (false: the disk is behind), bytes waiting, times held back. */
-    status: () => Object.fromEntries([...this.#watched].map(([name, w]) => [name, { reading: w.pending < HIGH_WATER, pending: w.pending, held: w.held }])),
+    flush: { protected: true, run: (name: string) => this.flush(name) },
+    status: (): Record<string, LogStatus> => Object.fromEntries([...this.#watched].map(([name, w]) => [name, { ...w.status }])),
   };
 
   /** Starts, and takes up every pipe a previous log process left. */
   override async start(): Promise<void> {
     await super.start();
     for (const entry of readdirSync(this.#options.fifoDir)) {
-      const match = /^(.+)\.out$/.exec(entry);
-      if (match && NAME.test(match[1]!)) this.watch(match[1]!);
+      const pipe = parseFifoName(entry);
+      if (pipe === null || pipe.stream !== 'out') continue;
+      await this.watch(pipe.name, pipe.instance).catch((error: Error) => this.#say(`${pipe.name}: ${error.message}`));
     }
   }
 
-  /** Reads `name`'s pipes into its log (once: a second call changes nothing). */
-  watch(name: string): true {
+  /** Reads the pipes of `name`'s instance into its log (once: a second call changes nothing). The log file is opened
+   * first: a link where it belongs is refused here, and the caller does not start the run. */
+  async watch(name: string, instance = 0): Promise<true> {
     if (typeof name !== 'string' || !NAME.test(name)) throw new DaeError('ERR_BAD_ARGS', `not a daemon name: ${JSON.stringify(name)}`);
-    if (this.#watched.has(name)) return true;
-    const { fifoDir, logDir, limits } = this.#options;
-    const watched: Watched = { file: new RotatingFile(join(logDir, `${name}.log`), limits), pipes: [], splitters: [], pending: 0, held: 0 };
-    for (const stream of ['out', 'err'] as const) {
+    if (!Number.isInteger(instance) || instance < 0 || instance > 99) throw new DaeError('ERR_BAD_ARGS', `not an instance: ${JSON.stringify(instance)}`);
+    let watched = this.#watched.get(name);
+    if (watched === undefined) {
+      const path = logFile(this.#options.logDir, name);
+      const file = this.#options.openFile?.(path, this.#options.limits) ?? new RotatingFile(path, this.#options.limits);
+      await file.open().catch((error: NodeJS.ErrnoException) => {
+        throw new DaeError('ERR_BAD_ARGS', `${file.path} ${error.code === 'ELOOP' ? 'is a symbolic link: never written through' : `cannot be opened: ${error.message}`}`);
+      });
+      if (this.#watched.has(name)) return this.watch(name, instance);
+      watched = { file, pipes: new Map(), status: { reading: true, pending: 0, held: 0, lost: 0 } };
+      this.#watched.set(name, watched);
+    }
+    if (watched.pipes.has(instance)) return true;
+    const paths = (['out', 'err'] as const).map((stream) => fifoPath(this.#options.fifoDir, name, stream, instance));
+    const missing = paths.filter((path) => !existsSync(path));
+    if (missing.length > 0) await run('mkfifo', ['-m', '600', ...missing]);
+    if (watched.pipes.has(instance)) return true;
+    const pipes = (['out', 'err'] as const).map((stream, i): Pipe => {
       // Read and write: this process is a writer too, so the pipe never ends while runs come and go, and opening it
       // never waits for one.
-      const fd = openSync(fifoPath(fifoDir, name, stream), constants.O_RDWR | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-      const pipe = new Socket({ fd, readable: true, writable: false });
-      const splitter = new LineSplitter(stream, limits.maxLine);
-      pipe.on('data', (chunk: Buffer) => this.#write(name, watched, splitter.push(chunk, Date.now())));
-      pipe.on('error', () => undefined);
-      watched.pipes.push(pipe);
-      watched.splitters.push(splitter);
-    }
-    this.#watched.set(name, watched);
+      const fd = openSync(paths[i]!, constants.O_RDWR | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+      if (!fstatSync(fd).isFIFO()) {
+        closeSync(fd);
+        throw new DaeError('ERR_BAD_ARGS', `${paths[i]} is not a named pipe`);
+      }
+      const socket = new Socket({ fd, readable: true, writable: false });
+      const splitter = new LineSplitter(stream, this.#maxLine, instance);
+      socket.on('data', (chunk: Buffer) => this.#write(name, watched, splitter.push(chunk, Date.now())));
+      socket.on('error', () => undefined);
+      if (!watched.status.reading) socket.pause();
+      return { fd, socket, splitter };
+    });
+    watched.pipes.set(instance, pipes);
     return true;
   }
 
-  /** Stops reading `name`'s pipes; what is left of a line is written; resolves once its log is closed. */
+  /** Writes every whole line `name`'s pipes hold now; resolves once they are in its log (what a program wrote before
+   * this call is there after it). */
+  async flush(name: string): Promise<boolean> {
+    const watched = this.#watched.get(name);
+    if (watched === undefined) return false;
+    this.#write(name, watched, [...watched.pipes.values()].flat().flatMap((pipe) => this.#drain(pipe)));
+    await watched.file.append('');
+    return true;
+  }
+
+  /** Stops reading `name`'s pipes, after what is in them; what is left of a line is written; resolves once its log is
+   * closed. */
   async unwatch(name: string): Promise<boolean> {
     const watched = this.#watched.get(name);
     if (watched === undefined) return false;
     this.#watched.delete(name);
-    for (const pipe of watched.pipes) pipe.destroy();
-    this.#write(name, watched, watched.splitters.flatMap((splitter) => splitter.end(Date.now())));
+    const records: LogRecord[] = [];
+    for (const pipe of [...watched.pipes.values()].flat()) {
+      pipe.socket.pause();
+      // The last words of runs that just stopped.
+      records.push(...this.#drain(pipe), ...pipe.splitter.end(Date.now()));
+      pipe.socket.destroy();
+    }
+    this.#write(name, watched, records);
     await watched.file.close();
     return true;
+  }
+
+  // The lines of what a pipe holds now, read until it is empty.
+  #drain(pipe: Pipe): LogRecord[] {
+    // What the stream read before (and keeps while it is paused) goes first, through its 'data' handler.
+    while (pipe.socket.read() !== null);
+    const records: LogRecord[] = [];
+    const buffer = Buffer.alloc(64 * 1024);
+    for (;;) {
+      let n = 0;
+      try {
+        n = readSync(pipe.fd, buffer);
+      } catch {
+        return records;
+      }
+      if (n === 0) return records;
+      records.push(...pipe.splitter.push(buffer.subarray(0, n), Date.now()));
+    }
   }
 
   override async stop(): Promise<void> {
@@ -101,26 +200,45 @@ export class LogKeeper extends Daemon {
     await super.stop();
   }
 
-  #write(name: string, watched: Watched, records: ReturnType<LineSplitter['push']>): void {
+  #write(name: string, watched: Watched, records: LogRecord[]): void {
     if (records.length === 0) return;
     const text = records.map(formatRecord).join('');
     const bytes = Buffer.byteLength(text);
-    watched.pending += bytes;
-    if (watched.pending >= HIGH_WATER && !watched.pipes[0]!.isPaused()) {
-      watched.held++;
-      for (const pipe of watched.pipes) pipe.pause();
-    }
+    const { status } = watched;
+    status.pending += bytes;
+    if (status.pending >= HIGH_WATER && status.reading) this.#reading(watched, false);
     watched.file.append(text).then(
       () => {
-        watched.pending -= bytes;
-        if (watched.pending < HIGH_WATER / 2 && watched.pipes[0]!.isPaused()) for (const pipe of watched.pipes) pipe.resume();
+        status.pending -= bytes;
+        if (status.pending < HIGH_WATER / 2 && !status.reading) this.#reading(watched, true);
       },
       (error: Error) => {
-        // A full disk: the records are lost (said once per failure), the pipes keep being read so no writer waits forever.
-        watched.pending -= bytes;
-        process.stderr.write(`dae-log: ${name}: cannot write ${watched.file.path}: ${error.message}\n`);
-        for (const pipe of watched.pipes) pipe.resume();
+        // A full disk: these lines are lost (counted, said); the pipes keep being read so no writer waits forever.
+        status.pending -= bytes;
+        if (status.lost === 0) this.#say(`${name}: cannot write ${watched.file.path}: ${error.message} (lines are lost until it can)`);
+        status.lost += records.length;
+        if (!status.reading) this.#reading(watched, true);
       },
     );
+  }
+
+  #reading(watched: Watched, on: boolean): void {
+    watched.status.reading = on;
+    if (!on) watched.status.held++;
+    for (const pipe of [...watched.pipes.values()].flat()) {
+      if (on) pipe.socket.resume();
+      else pipe.socket.pause();
+    }
+  }
+
+  // Says what went wrong in the supervisor's log (a full disk may refuse that too: then nowhere).
+  #say(message: string): void {
+    const text = formatRecord({ time: Date.now(), stream: 'err', line: `dae-log: ${message}` });
+    try {
+      if (this.#options.ownLog === undefined) process.stderr.write(text);
+      else appendRotatingSync(this.#options.ownLog, text, this.#options.limits);
+    } catch {
+      // nowhere to say it
+    }
   }
 }

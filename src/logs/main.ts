@@ -8,7 +8,7 @@ if (home === undefined || limits === undefined) {
   console.error('usage: main.js <home> <limits JSON>');
   process.exit(2);
 }
-const keeper = new LogKeeper({ fifoDir: join(home, 'run', 'fifo'), logDir: join(home, 'logs'), socket: join(home, 'run', 'log.sock'), limits: JSON.parse(limits) });
+const keeper = new LogKeeper({ fifoDir: join(home, 'run', 'fifo'), logDir: join(home, 'logs'), socket: join(home, 'run', 'log.sock'), limits: JSON.parse(limits), ownLog: join(home, 'dae.log') });
 const stop = (): void => void keeper.stop().then(() => process.exit(0), () => process.exit(1));
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

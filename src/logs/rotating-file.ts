@@ -1,12 +1,14 @@
 // A log file the log process alone writes: appends in order, one write at a time, and rotates by renaming before a
 // write would take it over `maxBytes` (`name.log` → `.1` → … → `.{files-1}`, the oldest removed), so no line is lost or
 // split by rotation and the files never hold more than `maxBytes × files`. Opened without following links, 0600.
-import { constants } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 
-const { O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW, O_WRONLY } = constants;
+const { O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_WRONLY } = constants;
 // Never through a link; a fresh file after a rotation never replaces an entry someone put there meanwhile.
-const APPEND = O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW;
+// Non-blocking at open: a named pipe put where a log belongs fails at once instead of waiting for a reader (and is
+// refused as not a regular file); a regular file's writes are not affected by the flag.
+const APPEND = O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK;
 const CREATE = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_APPEND;
 
 export interface RotationLimits {
@@ -19,6 +21,15 @@ export interface RotationLimits {
 /** Whether a file of `size` bytes is rotated before `bytes` more are written to it. Pure. */
 export function mustRotate(size: number, bytes: number, maxBytes: number): boolean {
   return size > 0 && size + bytes > maxBytes;
+}
+
+/** A rotation's steps, in order: the oldest file removed, then each renamed one up (`.1` → `.2`, …, the log → `.1`). Pure. */
+export function rotationSteps(path: string, files: number): { remove: string; renames: Array<[string, string]> } {
+  if (files <= 1) return { remove: path, renames: [] };
+  const renames: Array<[string, string]> = [];
+  for (let i = files - 2; i >= 1; i--) renames.push([`${path}.${i}`, `${path}.${i + 1}`]);
+  renames.push([path, `${path}.1`]);
+  return { remove: `${path}.${files - 1}`, renames };
 }
 
 export class RotatingFile {
@@ -38,6 +49,13 @@ export class RotatingFile {
     return this.#size;
   }
 
+  /** Opens (or creates) the file now: a link where it belongs is refused here rather than at the first line. */
+  open(): Promise<void> {
+    const next = this.#queue.then(async () => void (await this.#open()));
+    this.#queue = next.catch(() => undefined);
+    return next;
+  }
+
   /** Appends `text` (whole lines); resolves once it is written. Writes happen in call order. */
   append(text: string): Promise<void> {
     const next = this.#queue.then(() => this.#write(Buffer.from(text, 'utf8')));
@@ -52,30 +70,70 @@ export class RotatingFile {
     this.#handle = null;
   }
 
-  async #write(bytes: Buffer): Promise<void> {
+  async #open(): Promise<FileHandle> {
     if (this.#handle === null) {
-      this.#handle = await open(this.path, APPEND, 0o600);
-      this.#size = (await this.#handle.stat()).size;
+      const handle = await open(this.path, APPEND, 0o600);
+      const stats = await handle.stat();
+      if (!stats.isFile()) {
+        await handle.close();
+        throw Object.assign(new Error(`${this.path} is not a regular file`), { code: 'ENOTREG' });
+      }
+      this.#handle = handle;
+      this.#size = stats.size;
     }
+    return this.#handle;
+  }
+
+  async #write(bytes: Buffer): Promise<void> {
+    await this.#open();
+    if (bytes.length === 0) return;
     if (mustRotate(this.#size, bytes.length, this.#limits.maxBytes)) await this.#rotate();
+    const handle = this.#handle!;
     let written = 0;
-    while (written < bytes.length) written += (await this.#handle!.write(bytes, written)).bytesWritten;
+    try {
+      while (written < bytes.length) written += (await handle.write(bytes, written)).bytesWritten;
+    } catch (error) {
+      // A full disk mid-write: what part of it was written goes, so the next line does not continue a broken one.
+      if (written > 0) await handle.truncate(this.#size).catch(() => undefined);
+      throw error;
+    }
     this.#size += bytes.length;
   }
 
   async #rotate(): Promise<void> {
     await this.#handle!.close();
     this.#handle = null;
-    const { files } = this.#limits;
-    if (files <= 1) await rm(this.path, { force: true });
-    else {
-      await rm(`${this.path}.${files - 1}`, { force: true });
-      // rename() moves the entry itself, links included: nothing is followed.
-      for (let i = files - 2; i >= 1; i--) await rename(`${this.path}.${i}`, `${this.path}.${i + 1}`).catch(ignoreMissing);
-      await rename(this.path, `${this.path}.1`);
-    }
+    const { remove, renames } = rotationSteps(this.path, this.#limits.files);
+    await rm(remove, { force: true });
+    // rename() moves the entry itself, links included: nothing is followed.
+    for (const [from, to] of renames) await rename(from, to).catch(ignoreMissing);
     this.#handle = await open(this.path, CREATE, 0o600);
     this.#size = 0;
+  }
+}
+
+/** The same, written synchronously a line at a time: the supervisor's own log (its last words before a crash count). */
+export function appendRotatingSync(path: string, text: string, limits: RotationLimits): void {
+  const bytes = Buffer.from(text, 'utf8');
+  let fd = openSync(path, APPEND, 0o600);
+  try {
+    if (mustRotate(fstatSync(fd).size, bytes.length, limits.maxBytes)) {
+      closeSync(fd);
+      fd = -1;
+      const { remove, renames } = rotationSteps(path, limits.files);
+      rmSync(remove, { force: true });
+      for (const [from, to] of renames) {
+        try {
+          renameSync(from, to);
+        } catch (error) {
+          ignoreMissing(error as NodeJS.ErrnoException);
+        }
+      }
+      fd = openSync(path, CREATE, 0o600);
+    }
+    writeSync(fd, bytes);
+  } finally {
+    if (fd !== -1) closeSync(fd);
   }
 }
 

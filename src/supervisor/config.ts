@@ -34,7 +34,9 @@ export interface DaeConfig {
   liveness: { interval: number; misses: number };
   /** ms between CPU and memory samples (and `maxMemory` checks). */
   sampleInterval: number;
-  logs: { maxBytes: number; files: number };
+  /** Per daemon, both streams and every instance together: files of at most `maxBytes`, `files` of them kept (the one
+   * written included); a line over `maxLine` bytes is cut with a marker. */
+  logs: { maxBytes: number; files: number; maxLine: number };
 }
 
 export const DEFAULT_CONFIG: Readonly<DaeConfig> = Object.freeze({
@@ -53,8 +55,11 @@ export const DEFAULT_CONFIG: Readonly<DaeConfig> = Object.freeze({
   adoptTimeout: 10_000,
   liveness: { interval: 5000, misses: 3 },
   sampleInterval: 5000,
-  logs: { maxBytes: 10 * 1024 * 1024, files: 5 },
+  logs: { maxBytes: 10 * 1024 * 1024, files: 5, maxLine: 64 * 1024 },
 });
+
+/** The most files a log may be kept in. */
+export const MAX_LOG_FILES = 100;
 
 type Check = (value: unknown) => string | null;
 
@@ -88,7 +93,7 @@ const GROUPS = new Map<string, Map<string, Check>>([
     ['resetAfter', wholeFrom(0)],
   ])],
   ['liveness', new Map([['interval', wholeFrom(0)], ['misses', wholeFrom(1)]])],
-  ['logs', new Map([['maxBytes', wholeFrom(1024)], ['files', wholeFrom(1, 100)]])],
+  ['logs', new Map([['maxBytes', wholeFrom(1024)], ['files', wholeFrom(1, MAX_LOG_FILES)], ['maxLine', wholeFrom(64)]])],
 ]);
 
 const KEYS = new Map<string, Check | Map<string, Check>>([

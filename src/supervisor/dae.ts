@@ -10,9 +10,12 @@ import { DaeError } from '../errors.js';
 import { createDebug } from '../debug.js';
 import { checkConfig, type DaeConfig } from './config.js';
 import { acquireLock, homePaths, loadMachineIdentity, loadToken, prepareHome, releaseLock, removeLeftovers, writePrivate, type HomePaths } from './home.js';
-import { appendPrivate } from './private.js';
 import type { LanLink } from './lan-link.js';
-import { logPath, rotateIfLarge, tailFile } from './logs.js';
+import { LogLink } from './log-link.js';
+import { formatRecord, type Stream } from '../logs/lines.js';
+import { logFile } from '../logs/log-keeper.js';
+import { readLog, type LogsOptions } from '../logs/read.js';
+import { appendRotatingSync } from '../logs/rotating-file.js';
 import { Managed, type ListEntry, type StatusEvent } from './managed.js';
 import { Group, type ReloadResult } from './group.js';
 import { describeDaemon, publicPart, type DaemonInfo, type PublicInfo } from './info.js';
@@ -55,6 +58,7 @@ export class Dae extends Daemon {
   #locked = false;
   #sampler: NodeJS.Timeout | null = null;
   #lan: LanLink | null = null;
+  readonly #logs: LogLink;
   readonly #leases: Leases;
   readonly #blocked = new Set<Managed>();
   #starting: Promise<void> | null = null;
@@ -69,6 +73,7 @@ export class Dae extends Daemon {
     this.paths = homePaths(options.home);
     this.#state = new StateStore(this.paths.state, (line) => this.#log(line), () => this.#unblock());
     this.#echo = options.echo === true;
+    this.#logs = new LogLink(this.paths.root, config.logs, (line) => this.#log(line, 'err'));
     this.#leases = new Leases(() => [...this.#groups.values()].map((group) => group.spec), config.portrangestart);
     // Each install in flight waits for its daemon's status: dozens at once are normal.
     this.setMaxListeners(0);
@@ -85,7 +90,7 @@ export class Dae extends Daemon {
     restart: { protected: true, run: (name: string) => this.restartDaemon(name) },
     reload: { protected: true, run: (name: string) => this.reload(name) },
     scale: { protected: true, run: (name: string, count: number) => this.scale(name, count) },
-    logs: { protected: true, run: (name: string, lines: number = 50) => this.logs(name, lines) },
+    logs: { protected: true, run: (name: string, options: number | LogsOptions = {}) => this.logs(name, typeof options === 'number' ? { lines: options } : options) },
     events: {
       guest: true,
       run: (guest: Guest) => {
@@ -128,6 +133,8 @@ export class Dae extends Daemon {
     this.#locked = true;
     try {
       removeLeftovers(this.paths);
+      // The log process starts (or is found) meanwhile; the first spawn waits for it.
+      this.#logs.ensure().catch((error: Error) => this.#log(error.message, 'err'));
       this.#token = loadToken(this.paths, log);
       const state = this.#state.load();
       await super.start().catch((error: unknown) => {
@@ -144,6 +151,7 @@ export class Dae extends Daemon {
     } catch (error) {
       // Nothing this attempt spawned is left running unrecorded.
       await Promise.all([...this.#groups.values()].map((group) => group.stop('the supervisor failed to start').catch(() => undefined)));
+      await this.#logs.stop().catch(() => undefined);
       await super.stop().catch(() => undefined);
       this.#unlock();
       throw error;
@@ -192,12 +200,16 @@ export class Dae extends Daemon {
       if (!(await this.#starting.then(() => true, () => false))) return;
       if (this.#sampler) clearInterval(this.#sampler);
       await this.#lan?.stop();
-      if (options.keepDaemons) for (const group of this.#groups.values()) group.detach();
-      else {
+      if (options.keepDaemons) {
+        for (const group of this.#groups.values()) group.detach();
+        this.#logs.detach();
+      } else {
         await Promise.all([...this.#groups.values()].map((group) => group.stop('the supervisor stopped')));
         // Stopped with its daemons means nothing of this home runs on.
         const { reap } = decideTakeBack({ version: 1, daemons: [] }, await scanRuns(), { runtimeDir: this.paths.run, followsLan: true });
         await Promise.all(reap.map((run) => reapRun(run)));
+        // Their last words are in the pipes: the log process writes them before it goes.
+        await this.#logs.stop().catch((error: Error) => this.#log(`the log process did not stop: ${error.message}`, 'err'));
       }
       this.#state.close();
       await this.#persist().catch(() => undefined);
@@ -348,6 +360,7 @@ export class Dae extends Daemon {
     await group.stop(reason);
     this.#groups.delete(name);
     for (const managed of group.all()) this.#blocked.delete(managed);
+    await this.#logs.forget(name);
     await this.#commit(`${name} is stopped, but still installed: uninstall it again`, () => undefined, () => this.#groups.set(name, group));
   }
 
@@ -437,11 +450,17 @@ export class Dae extends Daemon {
     return publicPart(this.info(name));
   }
 
-  /** The last lines of a daemon's stdout and stderr. */
-  logs(name: string, lines = 50): { out: string[]; err: string[] } {
-    this.#get(name);
+  /** A daemon's newest log lines as stored (`<time> <out|err> <text>`, both streams in the order they came), oldest
+   * first; the supervisor's own with `name` null. */
+  async logs(name: string | null, options: LogsOptions = {}): Promise<string[]> {
+    if (name !== null) this.#get(name);
+    const { lines = 50, since } = options ?? {};
     if (typeof lines !== 'number' || !Number.isInteger(lines) || lines < 0) throw new DaeError('ERR_BAD_ARGS', `lines must be a whole number, got ${JSON.stringify(lines)}`);
-    return { out: tailFile(logPath(this.paths.logs, name, 'out'), lines), err: tailFile(logPath(this.paths.logs, name, 'err'), lines) };
+    if (since !== undefined && (typeof since !== 'number' || !Number.isFinite(since))) throw new DaeError('ERR_BAD_ARGS', `since must be a time in ms since the epoch, got ${JSON.stringify(since)}`);
+    const path = name === null ? this.paths.log : logFile(this.paths.logs, name);
+    // What its runs wrote before this call is shown.
+    if (name !== null) await this.#logs.flush(name);
+    return readLog(path, this.config.logs.files, since === undefined ? { lines } : { lines, since });
   }
 
   protected override async openDoors(): Promise<void> {
@@ -501,7 +520,9 @@ export class Dae extends Daemon {
   #copy(group: Group, instance: number, restarts: number): Managed {
     const managed: Managed = new Managed(group.spec, {
       config: this.config,
-      logDir: this.paths.logs,
+      logPipes: (name, instance) => this.#logs.pipes(name, instance),
+      runEnded: (name, instance) => this.#logs.runEnded(name, instance),
+      logBehind: (name) => this.#logs.behind(name),
       runtimeDir: this.paths.run,
       supervisorPort: () => this.port,
       persist: () => this.#persist(),
@@ -582,28 +603,23 @@ export class Dae extends Daemon {
 
   #sample(): void {
     const now = Date.now();
-    const rotate = (path: string): void => {
-      try {
-        rotateIfLarge(path, this.config.logs.maxBytes, this.config.logs.files);
-      } catch (error) {
-        // A full disk is when rotation matters most: say so and keep supervising.
-        this.#log(`cannot rotate ${path}: ${(error as Error).message}`);
-      }
-    };
     const groups = sampleGroups();
     for (const managed of this.#everyCopy()) managed.sample(now, groups);
-    for (const name of this.#groups.keys()) {
-      rotate(logPath(this.paths.logs, name, 'out'));
-      rotate(logPath(this.paths.logs, name, 'err'));
-    }
-    rotate(this.paths.log);
+    // Which daemons' output is held back, for the next `list`.
+    void this.#logs.poll();
     this.emit('sampled');
   }
 
-  #log(message: string): void {
-    const line = `${new Date().toISOString()} ${message}\n`;
+  // The supervisor's own log, `dae.log`: stamped lines like a daemon's, rotated the same way (written at once: a
+  // supervisor's last words before a crash count most).
+  #log(message: string, stream: Stream = 'out'): void {
+    const line = formatRecord({ time: Date.now(), stream, line: message });
     debug('%s', message);
-    appendPrivate(this.paths.log, line);
+    try {
+      appendRotatingSync(this.paths.log, line, this.config.logs);
+    } catch {
+      // a full disk: nothing better to do than keep running
+    }
     if (this.#echo) process.stdout.write(line);
   }
 

@@ -1,7 +1,7 @@
 // `info`: one daemon in full, from its group (still without secrets or environment values), and the part anyone who
 // may `list` may see.
 import type { Group } from './group.js';
-import { logPath } from './logs.js';
+import { logFile } from '../logs/log-keeper.js';
 import type { ListEntry } from './managed.js';
 import { defaultHealth } from './readiness.js';
 import type { DaemonSpec } from './spec.js';
@@ -17,7 +17,8 @@ export interface DaemonInfo extends ListEntry {
   stopTimeout: number;
   maxMemory: number;
   stopped: boolean;
-  logs: { out: string; err: string };
+  /** Its log: both streams, every instance (rotated files beside it, `.1` the newest of them). */
+  log: string;
   /** `node`, an interpreter's path, or null (it runs by itself). */
   interpreter: string | null;
   ready: string;
@@ -48,7 +49,7 @@ export function describeDaemon(group: Group, logDir: string): DaemonInfo {
     stopTimeout: spec.stopTimeout,
     maxMemory: spec.maxMemory,
     stopped: spec.stopped,
-    logs: { out: logPath(logDir, name, 'out'), err: logPath(logDir, name, 'err') },
+    log: logFile(logDir, name),
     interpreter: spec.interpreter === undefined ? 'node' : spec.interpreter,
     ready: spec.ready ?? 'auto',
     health: spec.health ?? defaultHealth(spec.ready ?? 'auto'),

@@ -1,23 +1,28 @@
 // The supervisor's side of the home's log process (`src/logs/`): it starts one when none answers on `run/log.sock`
-// (detached: it outlives the supervisor), makes each daemon's named pipes in `run/fifo/`, asks the log process to read
-// them, and opens them for the daemon's runs (read-write: a run never gets EPIPE, and waits when the pipe is full).
-import { spawn, execFileSync } from 'node:child_process';
-import { closeSync, constants, existsSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
+// (detached: it outlives the supervisor), and again when it dies; asks it to read each daemon instance's named pipes in
+// `run/fifo/`, and opens them for each run (read-write and blocking: a run never gets EPIPE, and waits when the pipe
+// is full).
+import { spawn } from 'node:child_process';
+import { closeSync, constants, mkdirSync, openSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '../client/client.js';
 import { DaeError } from '../errors.js';
-import { fifoPath } from '../logs/log-keeper.js';
+import { fifoPath, parseFifoName, type LogStatus } from '../logs/log-keeper.js';
 import { RUN_END } from '../logs/lines.js';
 import type { RotationLimits } from '../logs/rotating-file.js';
 
 const ENTRY = fileURLToPath(new URL('../logs/main.js', import.meta.url));
 const START_DEADLINE_MS = 10_000;
+/** A log process that died is started again after this (longer while it keeps dying at once). */
+const RESTART_MS = [100, 1000, 5000];
 
+/** A run's stdout and stderr: descriptors of its own, closed once it is spawned. */
 export interface LogPipes {
   out: number;
   err: number;
+  close(): void;
 }
 
 export class LogLink {
@@ -25,14 +30,20 @@ export class LogLink {
   readonly #limits: RotationLimits & { maxLine: number };
   readonly #fifoDir: string;
   readonly #socket: string;
+  readonly #log: (line: string) => void;
   #client: Promise<Client> | null = null;
-  readonly #pipes = new Map<string, LogPipes>();
+  /** Per `name@instance`: non-blocking descriptors of its pipes, for the run-end marker (it never waits). */
+  readonly #markers = new Map<string, number[]>();
+  #status: Record<string, LogStatus> = {};
+  #ended = false;
+  #deaths = 0;
 
-  constructor(home: string, limits: RotationLimits & { maxLine: number }) {
+  constructor(home: string, limits: RotationLimits & { maxLine: number }, log: (line: string) => void = () => undefined) {
     this.#home = home;
     this.#limits = limits;
     this.#fifoDir = join(home, 'run', 'fifo');
     this.#socket = join(home, 'run', 'log.sock');
+    this.#log = log;
   }
 
   /** A connection to the log process, started first when none answers. */
@@ -61,28 +72,27 @@ export class LogLink {
     }
   }
 
-  /** `name`'s pipes, made and read by the log process; the same descriptors for every run (the supervisor keeps them). */
-  async pipes(name: string): Promise<LogPipes> {
-    mkdirSync(this.#fifoDir, { recursive: true, mode: 0o700 });
-    for (const stream of ['out', 'err'] as const) {
-      const path = fifoPath(this.#fifoDir, name, stream);
-      if (!existsSync(path)) execFileSync('mkfifo', ['-m', '600', path]);
+  /** Pipes for a run of `name`'s `instance`, read by the log process (which makes them the first time). */
+  async pipes(name: string, instance = 0): Promise<LogPipes> {
+    await this.#call('watch', name, instance);
+    const paths = this.#paths(name, instance);
+    this.#marker(name, instance);
+    // A description of its own for each run, blocking: a Node run makes its stdout non-blocking, which would otherwise
+    // reach the next run (and its children) through a shared one.
+    const out = openSync(paths[0]!, constants.O_RDWR | constants.O_NOFOLLOW);
+    let err: number;
+    try {
+      err = openSync(paths[1]!, constants.O_RDWR | constants.O_NOFOLLOW);
+    } catch (error) {
+      closeSync(out);
+      throw error;
     }
-    await this.#call('watch', name);
-    let pipes = this.#pipes.get(name);
-    if (pipes === undefined) {
-      const open = (stream: 'out' | 'err'): number => openSync(fifoPath(this.#fifoDir, name, stream), constants.O_RDWR | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-      pipes = { out: open('out'), err: open('err') };
-      this.#pipes.set(name, pipes);
-    }
-    return pipes;
+    return { out, err, close: () => [out, err].forEach((fd) => closeSync(fd)) };
   }
 
   /** A run of `name` has exited: after all it wrote, the marker that ends its partial last line. */
-  runEnded(name: string): void {
-    const pipes = this.#pipes.get(name);
-    if (pipes === undefined) return;
-    for (const fd of [pipes.out, pipes.err]) {
+  runEnded(name: string, instance = 0): void {
+    for (const fd of this.#marker(name, instance)) {
       try {
         writeSync(fd, RUN_END);
       } catch {
@@ -91,27 +101,58 @@ export class LogLink {
     }
   }
 
-  /** `name` is uninstalled: the log process stops reading its pipes, which are removed. */
+  /** `name` is uninstalled: the log process reads what is left in its pipes and stops; the pipes are removed. */
   async forget(name: string): Promise<void> {
-    const pipes = this.#pipes.get(name);
-    this.#pipes.delete(name);
-    if (pipes !== undefined) for (const fd of [pipes.out, pipes.err]) closeSync(fd);
-    await this.#call('unwatch', name).catch(() => undefined);
-    for (const stream of ['out', 'err'] as const) {
+    for (const [key, fds] of this.#markers) {
+      if (!key.startsWith(`${name}@`)) continue;
+      this.#markers.delete(key);
+      for (const fd of fds) closeSync(fd);
+    }
+    await this.#call('unwatch', name).catch((error: Error) => this.#log(`${name}: its log process did not let its pipes go: ${error.message}`));
+    let entries: string[] = [];
+    try {
+      entries = readdirSync(this.#fifoDir);
+    } catch {
+      // none made yet
+    }
+    for (const entry of entries) {
+      if (parseFifoName(entry)?.name !== name) continue;
       try {
-        unlinkSync(fifoPath(this.#fifoDir, name, stream));
+        unlinkSync(join(this.#fifoDir, entry));
       } catch {
         // gone already
       }
     }
   }
 
-  /** Stops the log process (`dae kill`); the pipes stay for the next one. */
+  /** Waits until every whole line in `name`'s pipes is in its log (a failure is let go: the log is read as it is). */
+  async flush(name: string): Promise<void> {
+    await this.#call('flush', name).catch(() => undefined);
+  }
+
+  /** Asks the log process how each daemon's log path does (kept for `behind`); a failure keeps the last answer. */
+  async poll(): Promise<void> {
+    if (this.#client === null) return;
+    try {
+      this.#status = (await (await this.#client).call('status')) as Record<string, LogStatus>;
+    } catch {
+      // it is being restarted
+    }
+  }
+
+  /** `name`'s log path is behind the disk: its runs' output waits in the pipe (as of the last poll). */
+  behind(name: string): boolean {
+    return this.#status[name]?.reading === false;
+  }
+
+  /** Stops the log process (`dae kill`), after it has logged what is in the pipes; the pipes stay for the next one. */
   async stop(): Promise<void> {
+    this.#ended = true;
+    this.#closeMarkers();
     if (this.#client === null) return;
     const client = await this.#client.catch(() => null);
     this.#client = null;
-    if (client === null) return;
+    if (client === null || client.closed) return;
     const { pid } = (await client.call('whois')) as { pid: number };
     const closed = once(client, 'close');
     process.kill(pid, 'SIGTERM');
@@ -120,17 +161,43 @@ export class LogLink {
 
   /** Lets go of the descriptors and the connection (the supervisor goes; the log process stays). */
   detach(): void {
-    for (const pipes of this.#pipes.values()) for (const fd of [pipes.out, pipes.err]) closeSync(fd);
-    this.#pipes.clear();
+    this.#ended = true;
+    this.#closeMarkers();
     void this.#client?.then((client) => client.destroy(), () => undefined);
     this.#client = null;
+  }
+
+  #paths(name: string, instance: number): string[] {
+    return [fifoPath(this.#fifoDir, name, 'out', instance), fifoPath(this.#fifoDir, name, 'err', instance)];
+  }
+
+  // Opened once per instance (also for a run adopted from an earlier supervisor, whose pipes exist already).
+  #marker(name: string, instance: number): number[] {
+    const key = `${name}@${instance}`;
+    let fds = this.#markers.get(key);
+    if (fds === undefined) {
+      fds = [];
+      for (const path of this.#paths(name, instance)) {
+        try {
+          fds.push(openSync(path, constants.O_RDWR | constants.O_NOFOLLOW | constants.O_NONBLOCK));
+        } catch {
+          // no pipe (yet)
+        }
+      }
+      if (fds.length === 2) this.#markers.set(key, fds);
+    }
+    return fds;
+  }
+
+  #closeMarkers(): void {
+    for (const fds of this.#markers.values()) for (const fd of fds) closeSync(fd);
+    this.#markers.clear();
   }
 
   async #connectOrStart(): Promise<Client> {
     const connect = async (): Promise<Client> => {
       const client = await Client.connect({ path: this.#socket, timeout: START_DEADLINE_MS });
-      // It died: the next call starts another.
-      client.once('close', () => (this.#client = null));
+      client.once('close', () => this.#lost(client));
       return client;
     };
     try {
@@ -139,7 +206,11 @@ export class LogLink {
       // none answers: start one
     }
     mkdirSync(this.#fifoDir, { recursive: true, mode: 0o700 });
-    const child = spawn(process.execPath, [ENTRY, this.#home, JSON.stringify(this.#limits)], { detached: true, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const env: NodeJS.ProcessEnv = {};
+    for (const [key, value] of Object.entries(process.env)) if (key !== 'DAE' && !key.startsWith('DAE_')) env[key] = value;
+    // Which home it serves: how `ps e` (and a test's clean-up) tells it apart.
+    env.DAE_HOME = this.#home;
+    const child = spawn(process.execPath, [ENTRY, this.#home, JSON.stringify(this.#limits)], { detached: true, stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env });
     const [message] = (await Promise.race([
       once(child, 'message'),
       once(child, 'exit').then(([code]) => [{ error: `it exited with code ${code}` }]),
@@ -148,5 +219,23 @@ export class LogLink {
     child.disconnect();
     child.unref();
     return connect();
+  }
+
+  // Its connection closed: it died (or is being stopped). Runs' output waits in the pipes meanwhile; a new one reads it.
+  #lost(client: Client): void {
+    void this.#client?.then((current) => {
+      if (current !== client) return;
+      this.#client = null;
+      if (this.#ended) return;
+      const delay = RESTART_MS[Math.min(this.#deaths++, RESTART_MS.length - 1)]!;
+      this.#log(`the log process died: another starts in ${delay} ms (output waits in the pipes meanwhile)`);
+      setTimeout(() => {
+        if (this.#ended || this.#client !== null) return;
+        this.ensure().then(
+          () => setTimeout(() => (this.#deaths = 0), 10_000).unref(),
+          (error: Error) => this.#log(error.message),
+        );
+      }, delay).unref();
+    }, () => undefined);
   }
 }

@@ -10,7 +10,7 @@ import { createDebug } from '../debug.js';
 import type { Guest } from '../daemon/session.js';
 import type { ReadyReport } from '../daemon/supervised.js';
 import type { DaeConfig, Protocol } from './config.js';
-import { openLogs } from './logs.js';
+import type { LogPipes } from './log-link.js';
 import { decideRestart, describeExit, FRESH_HISTORY, type ExitFacts, type RestartHistory } from './policy.js';
 import { CLOCK_TICKS, groupAlive, isAlive, killGroup, portHolder, processStartTicks, spawnProgram, type GroupSample } from './process.js';
 import { defaultHealth, parseHealth, parseReady, probesPort } from './readiness.js';
@@ -35,8 +35,13 @@ export interface StatusEvent {
 /** What a managed daemon needs from its supervisor. */
 export interface ManagedContext {
   readonly config: DaeConfig;
-  readonly logDir: string;
   readonly runtimeDir: string;
+  /** Its run's stdout and stderr: the log process's pipes. */
+  logPipes(name: string, instance: number): Promise<LogPipes>;
+  /** A run has exited: its last partial line ends here. */
+  runEnded(name: string, instance: number): void;
+  /** Its log path is behind the disk: its output waits (backpressure). */
+  logBehind(name: string): boolean;
   /** The supervisor's pid and port, for the child's environment. */
   readonly supervisorPort: () => number;
   /** Writes the whole state durably; rejects when it cannot. */
@@ -78,6 +83,8 @@ export interface ListEntry {
   lan?: { need: string; epoch: number };
   /** The last health check (programs probed by `--health`), null before one. */
   lastHealth: HealthResult | null;
+  /** Its log path is behind the disk: its output is held back in the pipe (its writes wait) until it catches up. */
+  logBehind: boolean;
 }
 
 function same(a: string, b: string): boolean {
@@ -208,17 +215,37 @@ export class Managed {
       this.#ctx.blocked(this);
       return 'unwritten';
     }
+    let logs: LogPipes | null = null;
+    let cause: string | null = null;
+    if (this.run === run && !this.#stopRequested && !this.#detached) {
+      try {
+        logs = await this.#ctx.logPipes(this.spec.name, this.instance);
+      } catch (error) {
+        cause = `cannot open log files: ${(error as Error).message}`;
+      }
+    }
     if (this.run !== run || this.#stopRequested || this.#detached) {
       // Stopped while the record was written: nothing is spawned.
+      logs?.close();
       if (this.run === run) this.run = null;
       if (!this.#detached) this.#setStatus('stopped', this.#reason);
       this.#persistLater();
       return 'skipped';
     }
-    return this.#spawn(run) ? 'spawned' : 'failed';
+    if (logs === null) {
+      this.run = null;
+      this.#setStatus('errored', cause);
+      this.#persistLater();
+      return 'failed';
+    }
+    try {
+      return this.#spawn(run, logs) ? 'spawned' : 'failed';
+    } finally {
+      logs.close();
+    }
   }
 
-  #spawn(run: RunRecord): boolean {
+  #spawn(run: RunRecord, logs: LogPipes): boolean {
     const env: NodeJS.ProcessEnv = {};
     for (const [key, value] of Object.entries(process.env)) if (key !== 'DAE' && !key.startsWith('DAE_')) env[key] = value;
     Object.assign(env, this.spec.env, {
@@ -244,12 +271,6 @@ export class Managed {
       this.#persistLater();
       return false;
     };
-    let logs: ReturnType<typeof openLogs>;
-    try {
-      logs = openLogs(this.#ctx.logDir, this.spec.name);
-    } catch (error) {
-      return failed(`cannot open log files: ${(error as Error).message}`);
-    }
     let sockets: number[] = [];
     // Held sockets are bound by address: a host name (`localhost`) would have to be looked up first, so they need an IP.
     const host = this.spec.host ?? this.#ctx.config.host;
@@ -265,7 +286,6 @@ export class Managed {
         env.LISTEN_FDNAMES = held.names.join(':');
       } catch (error) {
         // A stranger holds a port now: a failed start, retried under the restart policy, as if the run had not bound it.
-        logs.close();
         this.run = null;
         this.#checkLeases();
         this.#decide({ exitCode: null, signal: null, uptime: 0, neverReady: true }, (error as Error).message);
@@ -284,8 +304,6 @@ export class Managed {
     } catch (error) {
       // E2BIG, ENOMEM, a NUL byte: Node throws at once. The daemon is errored; the supervisor goes on.
       return failed(`cannot spawn ${this.spec.script}: ${(error as Error).message}`);
-    } finally {
-      logs.close();
     }
     if (child.pid === undefined) {
       // ENOENT, EACCES of the program or its interpreter come as an error event.
@@ -507,6 +525,7 @@ export class Managed {
       script: this.spec.script,
       adopted: this.adopted,
       lastHealth: online ? (this.#watch?.health ?? null) : null,
+      logBehind: this.#ctx.logBehind(this.name),
     };
     if (this.#portHeldBy) entry.portHeldBy = this.#portHeldBy;
     if (this.spec.lan) entry.lan = { ...this.spec.lan };
@@ -563,6 +582,7 @@ export class Managed {
     const what = facts.exitCode === null && facts.signal === null ? 'exited' : describeExit(facts);
     this.#lastExit = { code: facts.exitCode, signal: facts.signal, at: new Date().toISOString(), reason: this.#killReason ?? (this.#stopRequested ? this.#reason : what) };
     this.#removeSocket(run);
+    this.#ctx.runEnded(this.name, this.instance);
     const waiters = this.#exitWaiters.splice(0);
     // A run that died before it was ready may have met a port someone holds: name the holder (reading /proc/net is
     // slow, so only then, never on the way of an ordinary restart).

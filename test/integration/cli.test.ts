@@ -18,6 +18,7 @@ import { rawPeer, type RawPeer } from '../helpers/wire.js';
 const ECHO = fixture('echo');
 const INDEX = fileURLToPath(new URL('../../src/index.js', import.meta.url));
 const POLL_LIMIT_MS = 10_000;
+const STAMP = '\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z';
 
 /** One test's world: a home, a working directory with its daeconfig.json, a port range and what it must close. */
 interface World {
@@ -261,7 +262,7 @@ describe('daemons through the CLI', () => {
     const entries = JSON.parse(listed) as ListEntry[];
     assert.equal(entries.length, 1);
     const [web] = entries as [ListEntry];
-    assert.deepEqual(Object.keys(web).sort(), ['adopted', 'cpu', 'instance', 'lastExit', 'lastHealth', 'memory', 'name', 'pid', 'ports', 'reason', 'restarts', 'script', 'socket', 'status', 'uptime']);
+    assert.deepEqual(Object.keys(web).sort(), ['adopted', 'cpu', 'instance', 'lastExit', 'lastHealth', 'logBehind', 'memory', 'name', 'pid', 'ports', 'reason', 'restarts', 'script', 'socket', 'status', 'uptime']);
     assert.deepEqual([web.name, web.status, web.pid, web.script, web.adopted, web.restarts], ['web', 'online', pid, ECHO, false, 0]);
     assert.deepEqual(web.ports, { tcp: w.base, http: w.base + 1000, ws: w.base + 2000 });
     const client = await Client.connect({ path: join(w.home, 'run', 'dae.sock') });
@@ -287,7 +288,7 @@ describe('daemons through the CLI', () => {
     assert.deepEqual([info.name, info.pid, info.cwd, info.restart, info.stopped], ['web', pid, w.cwd, 'always', false]);
     assert.deepEqual(info.args, ['--flag', 'x']);
     assert.deepEqual(info.env.sort(), ['COLOUR', 'GREETING']);
-    assert.deepEqual(info.logs, { out: join(w.home, 'logs', 'web.out.log'), err: join(w.home, 'logs', 'web.err.log') });
+    assert.equal(info.log, join(w.home, 'logs', 'web.log'));
     noSecrets(await ok(w, 'info', 'web'), 'info');
 
     // send by name; the daemon got --env and its name.
@@ -298,9 +299,16 @@ describe('daemons through the CLI', () => {
 
     // logs show what the daemon printed.
     assert.equal(await ok(w, 'send', 'web', 'log', '[3, "marker"]'), '3\n');
-    assert.equal(await ok(w, 'logs', 'web', '-n', '2'), 'marker 1\nmarker 2\n');
+    assert.equal(await ok(w, 'logs', 'web', '-n', '2', '--raw'), 'marker 1\nmarker 2\n');
     const all = await ok(w, 'logs', 'web');
-    assert.match(all, new RegExp(`^web ready: .*\\(pid ${pid}\\)\nmarker 0\nmarker 1\nmarker 2\n$`));
+    assert.match(all, new RegExp(`^${STAMP} out web ready: .*\\(pid ${pid}\\)\n${STAMP} out marker 0\n${STAMP} out marker 1\n${STAMP} out marker 2\n$`));
+    const json = (await ok(w, 'logs', 'web', '-n', '1', '--json')).trim();
+    assert.deepEqual(Object.keys(JSON.parse(json) as object), ['time', 'stream', 'line', 'name']);
+    assert.match(json, new RegExp(`^\\{"time":"${STAMP}","stream":"out","line":"marker 2","name":"web"\\}$`));
+    assert.equal(await ok(w, 'logs', 'web', '--since', '1h', '--raw', '-n', '1'), 'marker 2\n');
+    assert.equal(await ok(w, 'logs', 'web', '--since', '2099-01-01'), '');
+    // Without a name: the supervisor's own log, stamped the same way.
+    assert.match(await ok(w, 'logs', '-n', '50'), new RegExp(`^${STAMP} out installed web: `, 'm'));
 
     // stop, start, restart.
     assert.equal(await ok(w, 'stop', 'web'), 'web: stopped (stopped by request)\n');
@@ -338,6 +346,8 @@ describe('daemons through the CLI', () => {
     await fails(w, 2, /missing required argument 'name'/, 'stop');
     await fails(w, 2, /argument 'sometimes' is invalid\. Allowed choices are always, on-failure, never/, 'install', 'x', script, '--restart', 'sometimes');
     await fails(w, 2, /expected a whole number/, 'logs', 'web', '-n', 'many');
+    await fails(w, 2, /expected a duration \(90s, 10m, 2h, 1d\) or a time/, 'logs', 'web', '--since', 'yesterday');
+    await fails(w, 2, /option '--json' cannot be used with option '--raw'/, 'logs', 'web', '--json', '--raw');
     await fails(w, 2, /expected KEY=VALUE/, 'install', 'x', script, '--env', 'novalue');
     await fails(w, 2, /unknown command 'frobnicate'/, 'frobnicate');
     await fails(w, 2, /unknown option '--bogus'/, 'list', '--bogus');
@@ -431,7 +441,7 @@ describe('supervisor death and re-adoption', () => {
     });
     // Why: the supervisor could not hold the port it holds for the daemon (or, for one that binds its own, its stderr).
     const logs = await dae(w, 'logs', 'imp');
-    assert.ok(/EADDRINUSE/.test(logs.stderr) || seen.some((e) => /EADDRINUSE/.test(e.reason ?? '')), 'it says why it could not start');
+    assert.ok(/^\S+ err .*EADDRINUSE/m.test(logs.stdout) || seen.some((e) => /EADDRINUSE/.test(e.reason ?? '')), 'it says why it could not start');
     // `list` names the holder of the leased port (README: "if a leased port is still held, list names the pid
     // holding it"). 5 s see at least five restarts, each checking the lease. Reported at the end, so the rest of the
     // story runs even when this fails.

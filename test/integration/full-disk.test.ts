@@ -4,14 +4,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { writeFileAtomic } from '../../src/supervisor/atomic.js';
-import { rotateIfLarge } from '../../src/supervisor/logs.js';
+import { parseRecord } from '../../src/logs/lines.js';
 import { join } from 'node:path';
-import { Dae, type DaeError } from '../../src/index.js';
+import { Client, Dae, type DaeError } from '../../src/index.js';
 import { requireRoot } from '../helpers/attacker.js';
 import { processesWhere } from '../helpers/cli.js';
-import { removeHomes, SAMPLE_KV, tempHome, testConfig, untilStatus } from '../helpers/supervisor.js';
+import { fixture, removeHomes, SAMPLE_KV, tempHome, testConfig, untilStatus } from '../helpers/supervisor.js';
 
 const home = tempHome();
 const filler = join(home, 'filler');
@@ -90,14 +90,25 @@ test('on a full disk every command changes nothing, nothing is spawned unrecorde
   assert.deepEqual(inMemory(dae), [['kv', false], ['off', true]]);
 });
 
-test('on a full disk a failed state write leaves no temporary file, and a log over its size is truncated even without room for a copy', async () => {
-  const log = join(home, 'logs', 'big.out.log');
-  writeFileSync(log, 'x'.repeat(200 * 1024));
+test('on a full disk a failed state write leaves no temporary file; a daemon\'s output is lost in whole lines only, the daemon is not held, and its lines flow again once there is room', async () => {
   fillDisk();
   for (let i = 0; i < 3; i++) await assert.rejects(writeFileAtomic(join(home, 'probe.json'), 'y'.repeat(64 * 1024)), /ENOSPC/);
-  assert.deepEqual(readdirSync(home).filter((name) => name.endsWith('.tmp')), [], 'no temporary file is left');
-  assert.throws(() => rotateIfLarge(log, 64 * 1024, 3), /no room to keep a copy .*: truncated without one/);
-  assert.equal(readFileSync(log).length, 0, 'the log was truncated: the disk has room again');
-  assert.equal(existsSync(`${log}.1`), false);
+  assert.deepEqual(readdirSync(home).filter((name) => name.startsWith('.probe.json')), [], 'no temporary file is left');
   rmSync(filler);
+
+  const talker = await dae!.install('talker', fixture('echo'));
+  const client = await Client.connect({ port: talker.ports.tcp! });
+  try {
+    fillDisk();
+    // 200 lines of 2 KiB with no room for them: the daemon is answered (not held by a full pipe), nothing half-written.
+    assert.equal(await client.call('log', 200, 'x'.repeat(2048)), 200);
+    const bulk = (await dae!.logs('talker', { lines: 1000 })).map((line) => parseRecord(line)?.line ?? `not a record: ${line}`).filter((line) => !line.includes(' ready'));
+    assert.ok(bulk.length < 200, `the disk was full, yet all ${bulk.length} lines were written`);
+    for (const line of bulk) assert.match(line, /^x{2048} \d+$/, 'a line half-written');
+    rmSync(filler);
+    await client.call('log', 1, 'room again');
+    assert.equal(parseRecord((await dae!.logs('talker', { lines: 1 }))[0]!)!.line, 'room again 0');
+  } finally {
+    client.destroy();
+  }
 });

@@ -101,11 +101,11 @@ describe('a home another user made or reached', () => {
     mkdirSync(join(home, 'logs'), { mode: 0o700 });
     const victim = join(tempHome(), 'precious');
     writeFileSync(victim, 'precious\n');
-    symlinkSync(victim, join(home, 'logs', 'kv.out.log'));
+    symlinkSync(victim, join(home, 'logs', 'kv.log'));
     const dae = await start(home);
     const entry = await dae.install('kv', SAMPLE_KV);
     assert.equal(entry.status, 'errored');
-    assert.match(entry.reason ?? '', /cannot open log files: .*kv.out.log is a symbolic link/);
+    assert.match(entry.reason ?? '', /cannot open log files: .*kv\.log is a symbolic link/);
     assert.equal(readFileSync(victim, 'utf8'), 'precious\n');
   });
 });

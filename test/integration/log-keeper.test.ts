@@ -5,10 +5,10 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, constants, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fifoPath, LogKeeper } from '../../src/logs/log-keeper.js';
+import { fifoPath, HIGH_WATER, LogKeeper, type LogFile, type LogStatus } from '../../src/logs/log-keeper.js';
 import { parseRecord, RUN_END } from '../../src/logs/lines.js';
 
 const root = mkdtempSync(join(tmpdir(), 'dae-logkeeper-'));
@@ -76,5 +76,57 @@ test('while no log process runs, a writer is not hurt and its output waits in th
   } finally {
     closeSync(out);
     await second.stop();
+  }
+});
+
+test('a disk that falls behind holds the writer back: the log process stops reading at its high-water mark, its memory stays bounded, and nothing is lost once the disk catches up', async () => {
+  // The "disk": a log file whose writes wait until the test lets them through.
+  const written: string[] = [];
+  let letThrough: () => void = () => undefined;
+  const caughtUp = new Promise<void>((resolve) => (letThrough = resolve));
+  const slowFile = (path: string): LogFile => ({
+    path,
+    open: () => Promise.resolve(),
+    append: async (text: string) => {
+      await caughtUp;
+      written.push(text);
+    },
+    close: () => Promise.resolve(),
+  });
+  const logs = new LogKeeper({ fifoDir, logDir, socket: join(root, 'slow.sock'), limits: { maxBytes: 1 << 20, files: 3, maxLine: 1000 }, openFile: slowFile });
+  await logs.start();
+  try {
+    await logs.watch('slow');
+    const writer = spawn('/bin/sh', ['-c', `yes ${'z'.repeat(99)} | head -n 20000 >${fifoPath(fifoDir, 'slow', 'out')}`]);
+    const exited = once(writer, 'exit');
+    const status = (): LogStatus => logs.commands.status().slow!;
+    while (status().reading) await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(status().held, 1);
+    assert.ok(status().pending <= HIGH_WATER + 64 * 1024 * 2, `pending ${status().pending}`);
+    // Held back: the writer is blocked on the full pipe, not finished.
+    assert.equal(writer.exitCode, null);
+    letThrough();
+    await exited;
+    await logs.flush('slow');
+    const lines = written.join('').split('\n').filter(Boolean).map((line) => parseRecord(line)!.line);
+    assert.equal(lines.length, 20_000);
+    assert.ok(lines.every((line) => line === 'z'.repeat(99)));
+    assert.equal(status().reading, true);
+  } finally {
+    await logs.stop();
+  }
+});
+
+test('a link where a log belongs is refused by watch, and nothing is written through it', async () => {
+  const victim = join(root, 'victim');
+  writeFileSync(victim, 'precious\n');
+  symlinkSync(victim, join(logDir, 'linked.log'));
+  const logs = keeper();
+  await logs.start();
+  try {
+    await assert.rejects(logs.watch('linked'), /linked\.log is a symbolic link: never written through/);
+    assert.equal(readFileSync(victim, 'utf8'), 'precious\n');
+  } finally {
+    await logs.stop();
   }
 });

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Dae, type DaeError, type ListEntry, type StatusEvent } from '../../src/index.js';
 import { fixture, removeHomes, startDae, tempHome, untilStatus } from '../helpers/supervisor.js';
 import { isAlive } from '../../src/supervisor/process.js';
+import { parseRecord } from '../../src/logs/lines.js';
 
 const running: Dae[] = [];
 let base = 28000; // below the ephemeral range (32768+), apart from the other files' ranges
@@ -57,7 +58,7 @@ describe('programs', () => {
     assert.deepEqual(seen.map((event) => event.to), ['starting', 'online']);
     assert.equal(dae.info('plain').interpreter, 'node');
     assert.equal(dae.info('plain').ready, 'auto');
-    const logs = dae.logs('plain', 5).out;
+    const logs = (await dae.logs('plain', { lines: 5 })).map((line) => parseRecord(line)?.line);
     assert.ok(logs.includes(`plain up, PORT=${installed.ports.tcp}`), logs.join('\n'));
   });
 

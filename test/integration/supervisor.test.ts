@@ -8,6 +8,7 @@ import { Client, Dae, DaeError, type StatusEvent } from '../../src/index.js';
 import { groupAlive, isAlive, isStopped } from '../../src/supervisor/process.js';
 import { procStat } from '../helpers/cli.js';
 import { formatTable } from '../../src/cli/table.js';
+import { parseRecord } from '../../src/logs/lines.js';
 
 const procGroup = (pid: number): number | undefined => procStat(pid)?.pgrp;
 import { fixture, HEARTBEAT, removeHomes, SAMPLE_KV, startDae, untilStatus } from '../helpers/supervisor.js';
@@ -47,7 +48,7 @@ describe('install and list', () => {
     const whois = (await call(entry.ports.tcp!, 'whois')) as { name: string; pid: number };
     assert.deepEqual([whois.name, whois.pid], ['kv', entry.pid]);
     const [listed] = dae.list();
-    assert.deepEqual(Object.keys(listed!).sort(), ['adopted', 'cpu', 'instance', 'lastExit', 'lastHealth', 'memory', 'name', 'pid', 'ports', 'reason', 'restarts', 'script', 'socket', 'status', 'uptime']);
+    assert.deepEqual(Object.keys(listed!).sort(), ['adopted', 'cpu', 'instance', 'lastExit', 'lastHealth', 'logBehind', 'memory', 'name', 'pid', 'ports', 'reason', 'restarts', 'script', 'socket', 'status', 'uptime']);
     assert.ok(!JSON.stringify(dae.list()).includes('DAE_SECRET'));
     assert.deepEqual(await dae.dispatch('list'), dae.list());
   });
@@ -349,19 +350,31 @@ function untilSample(dae: Dae, ok: () => boolean): Promise<void> {
 }
 
 describe('logs', () => {
-  test('stdout and stderr land in the home; a fast logger is rotated by size', async () => {
-    const dae = await supervisor({ logs: { maxBytes: 4096, files: 3 } });
+  test('stdout and stderr land in one log in the order they came, each line stamped; a fast logger is rotated by size, no line lost or split', async () => {
+    const dae = await supervisor({ logs: { maxBytes: 4096, files: 3, maxLine: 1024 } });
     const entry = await dae.install('chatty', fixture('echo'));
     const client = await Client.connect({ port: entry.ports.tcp! });
-    await client.call('log', 3, 'hello');
-    await untilSample(dae, () => dae.logs('chatty', 10).out.includes('hello 2'));
-    assert.deepEqual(dae.logs('chatty', 3).out, ['hello 0', 'hello 1', 'hello 2']);
+    const before = Date.now();
+    await client.call('log', 2, 'hello');
+    await client.call('log', 1, 'oops', 'err');
+    await client.call('log', 1, 'again');
+    // What the daemon wrote before the call is in the log when it answers.
+    const records = (await dae.logs('chatty', { lines: 4 })).map((line) => parseRecord(line)!);
+    assert.deepEqual(records.map((r) => `${r.stream} ${r.line}`), ['out hello 0', 'out hello 1', 'err oops 0', 'out again 0']);
+    assert.ok(records.every((r, i) => r.time >= before && r.time <= Date.now() && (i === 0 || r.time >= records[i - 1]!.time)));
+    assert.deepEqual(await dae.logs('chatty', { lines: 2, since: records[2]!.time }), (await dae.logs('chatty', { lines: 9 })).slice(-2));
+
     await client.call('log', 500, 'bulk');
+    const rotated = `${dae.info('chatty').log}.1`;
+    const kept = await dae.logs('chatty', { lines: 1000 });
     client.destroy();
-    const { existsSync } = await import('node:fs');
-    const rotated = `${dae.info('chatty').logs.out}.1`;
-    await untilSample(dae, () => existsSync(rotated));
-    assert.ok(readFileSync(rotated, 'utf8').includes('bulk'));
+    assert.ok(existsSync(rotated) && readFileSync(rotated, 'utf8').includes('bulk'));
+    // The newest lines, whole and consecutive, across the rotated files.
+    const bulk = kept.map((line) => parseRecord(line)!.line).filter((line) => line.startsWith('bulk '));
+    assert.equal(bulk.at(-1), 'bulk 499');
+    bulk.forEach((line, i) => assert.equal(line, `bulk ${500 - bulk.length + i}`));
+    await assert.rejects(dae.logs('nobody'), (error: DaeError) => error.code === 'ERR_NOT_INSTALLED');
+    await assert.rejects(dae.logs('chatty', { lines: -1 }), (error: DaeError) => error.code === 'ERR_BAD_ARGS');
   });
 });
 
@@ -408,7 +421,9 @@ describe('security and files', () => {
     assert.equal(mode(dae.paths.token), 0o600);
     assert.equal(mode(dae.paths.state), 0o600);
     assert.equal(mode(dae.paths.socket), 0o600);
-    assert.equal(mode(`${dae.paths.logs}/kv.out.log`), 0o600);
+    assert.equal(mode(`${dae.paths.logs}/kv.log`), 0o600);
+    assert.equal(mode(`${dae.paths.run}/fifo`), 0o700);
+    assert.equal(mode(`${dae.paths.run}/fifo/kv.out`), 0o600);
   });
 
   test('the state is written on every change, atomically, with no temporary file left', async () => {

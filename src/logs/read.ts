@@ -1,0 +1,140 @@
+// Reading a log back: its last lines across the rotated files (newest file first, each read from its end), and
+// following it as it grows, across rotation. Stored lines are returned as stored (`lines.ts` reads them).
+import { watch } from 'node:fs';
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import { parseRecord } from './lines.js';
+
+const CHUNK = 64 * 1024;
+
+export interface ReadOptions {
+  /** At most this many lines, the newest. */
+  lines: number;
+  /** Only lines stamped at or after this time (ms since the epoch). */
+  since?: number;
+}
+
+/** What a caller of the supervisor's `logs` may ask (50 lines by default). */
+export type LogsOptions = Partial<ReadOptions>;
+
+// A file's lines from its end back to its start. Text after the last newline is a line still being written (or one a
+// full disk cut, about to be taken back): not a line yet.
+async function* backwards(path: string): AsyncGenerator<string> {
+  const handle = await open(path, 'r');
+  try {
+    let position = (await handle.stat()).size;
+    let carry = Buffer.alloc(0);
+    // The newline that ends the file ends its last line: no empty line after it.
+    let atEnd = true;
+    while (position > 0) {
+      const length = Math.min(CHUNK, position);
+      position -= length;
+      const chunk = Buffer.alloc(length + carry.length);
+      await handle.read(chunk, 0, length, position);
+      carry.copy(chunk, length);
+      let end = chunk.length;
+      // Whole lines only: the part before the first newline waits for the chunk before it.
+      for (let nl = chunk.lastIndexOf(0x0a, end - 1); nl !== -1; nl = chunk.lastIndexOf(0x0a, end - 1)) {
+        if (!atEnd) yield chunk.subarray(nl + 1, end).toString('utf8');
+        atEnd = false;
+        end = nl;
+        if (end === 0) break;
+      }
+      carry = chunk.subarray(0, end);
+    }
+    if (carry.length > 0 && !atEnd) yield carry.toString('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The newest lines of a log kept in `files` files (`path`, `path.1`, …), oldest first. */
+export async function readLog(path: string, files: number, options: ReadOptions): Promise<string[]> {
+  const found: string[] = [];
+  if (options.lines <= 0) return found;
+  for (let i = 0; i < files; i++) {
+    const file = i === 0 ? path : `${path}.${i}`;
+    // The rotated files are numbered without gaps: the first missing one ends the log.
+    if (!(await stat(file).then(() => true, () => false))) break;
+    for await (const line of backwards(file)) {
+      if (options.since !== undefined) {
+        // A line without a stamp (written before them) counts as old.
+        const time = parseRecord(line)?.time ?? -Infinity;
+        if (time < options.since) return found.reverse();
+      }
+      found.push(line);
+      if (found.length >= options.lines) return found.reverse();
+    }
+  }
+  return found.reverse();
+}
+
+/** A log being followed: `ready` once lines appended from then on are sure to be seen. */
+export interface Following {
+  ready: Promise<void>;
+  stop(): void;
+}
+
+/**
+ * Calls `write` with each line appended to `path` from now on, also across rotation (the file renamed away is read to
+ * its end first, then the new one from its start).
+ */
+export function followLog(path: string, write: (line: string) => void): Following {
+  let handle: FileHandle | null = null;
+  let inode = -1;
+  let position = 0;
+  let carry = '';
+  let busy: Promise<void> = Promise.resolve();
+  let stopped = false;
+
+  const drain = async (): Promise<void> => {
+    if (handle === null) return;
+    // Cut back (a write a full disk refused is taken back): what was read past the new end is gone.
+    if ((await handle.stat()).size < position) {
+      position = (await handle.stat()).size;
+      carry = '';
+    }
+    for (;;) {
+      const buffer = Buffer.alloc(CHUNK);
+      const { bytesRead } = await handle.read(buffer, 0, CHUNK, position);
+      if (bytesRead === 0) return;
+      position += bytesRead;
+      const text = carry + buffer.subarray(0, bytesRead).toString('utf8');
+      const parts = text.split('\n');
+      carry = parts.pop()!;
+      for (const line of parts) write(line);
+    }
+  };
+  const step = async (fromEnd: boolean): Promise<void> => {
+    if (stopped) return;
+    const now = await stat(path).catch(() => null);
+    if (now !== null && now.ino !== inode) {
+      // Rotated (or first seen): what is left of the old file first, then the new one from its start.
+      await drain();
+      await handle?.close();
+      handle = await open(path, 'r').catch(() => null);
+      inode = now.ino;
+      position = fromEnd && handle !== null ? (await handle.stat()).size : 0;
+      carry = '';
+    }
+    await drain();
+  };
+  const next = (fromEnd = false): void => {
+    busy = busy.then(() => step(fromEnd)).catch(() => undefined);
+  };
+  next(true);
+  const ready = busy;
+  const name = basename(path);
+  // The directory, not the file: a rotation renames the file away.
+  const watcher = watch(dirname(path), (_event, file) => {
+    if (file === null || file === name || file.startsWith(`${name}.`)) next();
+  });
+  return {
+    ready,
+    stop: () => {
+      stopped = true;
+      watcher.close();
+      void busy.then(() => handle?.close());
+    },
+  };
+}
