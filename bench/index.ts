@@ -9,6 +9,7 @@ import { runDoors } from './doors.js';
 import { runLan } from './lan.js';
 import { runPrograms } from './programs.js';
 import { runReload } from './reload.js';
+import { runLogs } from './logs.js';
 import { formatSuite, verdict, type SuiteResult } from './lib/report.js';
 
 interface Suite {
@@ -36,6 +37,7 @@ const suites: readonly Suite[] = [
   { name: 'lan', run: () => runLan({ log }) },
   { name: 'programs', run: () => runPrograms({ log }) },
   { name: 'reload', run: () => runReload({ log }) },
+  { name: 'logs', run: () => runLogs({ log }) },
 ];
 
 const unknown = wanted.filter((name) => !suites.some((suite) => suite.name === name));

@@ -14,6 +14,7 @@ export interface LogRecord {
 }
 
 const NEWLINE = 0x0a;
+const NEWLINE_BYTES = Buffer.from('\n');
 
 /**
  * Written by the supervisor into a daemon's pipe after a run has exited (so after all it wrote): the partial line the
@@ -21,6 +22,7 @@ const NEWLINE = 0x0a;
  */
 export const RUN_END = '\u0000dae:run-end\n';
 const RUN_END_TEXT = RUN_END.slice(0, -1);
+const RUN_END_BYTES = Buffer.from(RUN_END_TEXT);
 
 /** The marker that ends a line cut at the limit. */
 export function cutMarker(dropped: number): string {
@@ -67,6 +69,30 @@ export class LineSplitter {
     return records;
   }
 
+  /**
+   * The stored form (`formatRecord`) of the complete lines in `chunk`, as bytes: the log process's path, which copies
+   * an ordinary line's bytes once (no text decoding); a line that is cut, split across chunks, ends in CR or carries
+   * the run-end marker goes through `push`'s path.
+   */
+  format(chunk: Buffer, now: number): Buffer {
+    const prefix = Buffer.from(`${new Date(now).toISOString()} ${this.#stream}${this.#instance === 0 ? '' : `@${this.#instance}`} `);
+    const parts: Buffer[] = [];
+    let start = 0;
+    for (let nl = chunk.indexOf(NEWLINE); nl !== -1; nl = chunk.indexOf(NEWLINE, start)) {
+      const piece = chunk.subarray(start, nl);
+      start = nl + 1;
+      if (this.#pendingBytes === 0 && this.#dropped === 0 && piece.length <= this.#maxLine && piece.at(-1) !== 0x0d && !endsWithMarker(piece)) {
+        parts.push(prefix, piece, NEWLINE_BYTES);
+        continue;
+      }
+      this.#take(piece);
+      const record = this.#finish(now);
+      if (record !== null) parts.push(Buffer.from(formatRecord(record)));
+    }
+    if (start < chunk.length) this.#take(chunk.subarray(start));
+    return Buffer.concat(parts);
+  }
+
   /** The partial line left when the stream ends (none when it ended with a newline). */
   end(now: number): LogRecord[] {
     const record = this.#pendingBytes > 0 || this.#dropped > 0 ? this.#finish(now) : null;
@@ -106,6 +132,10 @@ export class LineSplitter {
     if (dropped > 0) line += cutMarker(dropped);
     return this.#instance === 0 ? { time: now, stream: this.#stream, line } : { time: now, stream: this.#stream, line, instance: this.#instance };
   }
+}
+
+function endsWithMarker(piece: Buffer): boolean {
+  return piece.length >= RUN_END_BYTES.length && piece.subarray(piece.length - RUN_END_BYTES.length).equals(RUN_END_BYTES);
 }
 
 /** The stored form of a record: one text line, newline included. */

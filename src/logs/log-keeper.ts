@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Daemon } from '../daemon/daemon.js';
 import { DaeError } from '../errors.js';
-import { formatRecord, LineSplitter, type LogRecord, type Stream } from './lines.js';
+import { formatRecord, LineSplitter, type Stream } from './lines.js';
 import { appendRotatingSync, RotatingFile, type RotationLimits } from './rotating-file.js';
 
 export interface LogKeeperOptions {
@@ -140,7 +140,7 @@ export class LogKeeper extends Daemon {
       }
       const socket = new Socket({ fd, readable: true, writable: false });
       const splitter = new LineSplitter(stream, this.#maxLine, instance);
-      socket.on('data', (chunk: Buffer) => this.#write(name, watched, splitter.push(chunk, Date.now())));
+      socket.on('data', (chunk: Buffer) => this.#write(name, watched, splitter.format(chunk, Date.now())));
       socket.on('error', () => undefined);
       if (!watched.status.reading) socket.pause();
       return { fd, socket, splitter };
@@ -154,7 +154,7 @@ export class LogKeeper extends Daemon {
   async flush(name: string): Promise<boolean> {
     const watched = this.#watched.get(name);
     if (watched === undefined) return false;
-    this.#write(name, watched, [...watched.pipes.values()].flat().flatMap((pipe) => this.#drain(pipe)));
+    this.#write(name, watched, Buffer.concat([...watched.pipes.values()].flat().map((pipe) => this.#drain(pipe))));
     await watched.file.append('');
     return true;
   }
@@ -165,34 +165,35 @@ export class LogKeeper extends Daemon {
     const watched = this.#watched.get(name);
     if (watched === undefined) return false;
     this.#watched.delete(name);
-    const records: LogRecord[] = [];
+    const stored: Buffer[] = [];
     for (const pipe of [...watched.pipes.values()].flat()) {
       pipe.socket.pause();
       // The last words of runs that just stopped.
-      records.push(...this.#drain(pipe), ...pipe.splitter.end(Date.now()));
+      stored.push(this.#drain(pipe), Buffer.from(pipe.splitter.end(Date.now()).map(formatRecord).join('')));
       pipe.socket.destroy();
     }
-    this.#write(name, watched, records);
+    this.#write(name, watched, Buffer.concat(stored));
     await watched.file.close();
     return true;
   }
 
-  // The lines of what a pipe holds now, read until it is empty.
-  #drain(pipe: Pipe): LogRecord[] {
+  // The stored lines of what a pipe holds now, read until it is empty.
+  #drain(pipe: Pipe): Buffer {
     // What the stream read before (and keeps while it is paused) goes first, through its 'data' handler.
     while (pipe.socket.read() !== null);
-    const records: LogRecord[] = [];
+    const stored: Buffer[] = [];
     const buffer = Buffer.alloc(64 * 1024);
     for (;;) {
       let n = 0;
       try {
         n = readSync(pipe.fd, buffer);
       } catch {
-        return records;
+        break;
       }
-      if (n === 0) return records;
-      records.push(...pipe.splitter.push(buffer.subarray(0, n), Date.now()));
+      if (n === 0) break;
+      stored.push(pipe.splitter.format(buffer.subarray(0, n), Date.now()));
     }
+    return Buffer.concat(stored);
   }
 
   override async stop(): Promise<void> {
@@ -200,14 +201,14 @@ export class LogKeeper extends Daemon {
     await super.stop();
   }
 
-  #write(name: string, watched: Watched, records: LogRecord[]): void {
-    if (records.length === 0) return;
-    const text = records.map(formatRecord).join('');
-    const bytes = Buffer.byteLength(text);
+  // Appends stored lines to the log; past the high-water mark its pipes are not read until the disk catches up.
+  #write(name: string, watched: Watched, stored: Buffer): void {
+    if (stored.length === 0) return;
+    const bytes = stored.length;
     const { status } = watched;
     status.pending += bytes;
     if (status.pending >= HIGH_WATER && status.reading) this.#reading(watched, false);
-    watched.file.append(text).then(
+    watched.file.append(stored).then(
       () => {
         status.pending -= bytes;
         if (status.pending < HIGH_WATER / 2 && !status.reading) this.#reading(watched, true);
@@ -216,7 +217,7 @@ export class LogKeeper extends Daemon {
         // A full disk: these lines are lost (counted, said); the pipes keep being read so no writer waits forever.
         status.pending -= bytes;
         if (status.lost === 0) this.#say(`${name}: cannot write ${watched.file.path}: ${error.message} (lines are lost until it can)`);
-        status.lost += records.length;
+        for (let at = stored.indexOf(0x0a); at !== -1; at = stored.indexOf(0x0a, at + 1)) status.lost++;
         if (!status.reading) this.#reading(watched, true);
       },
     );

@@ -1,14 +1,17 @@
 // The log process's entry, one per home, started detached by the supervisor so that it outlives it:
 // `node main.js <home> <limits as JSON>`. It says it is up on the IPC channel its starter opened, then lets it go.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { LogKeeper } from './log-keeper.js';
 
+const HOME_CHECK_MS = 2000;
 const [home, limits] = process.argv.slice(2);
 if (home === undefined || limits === undefined) {
   console.error('usage: main.js <home> <limits JSON>');
   process.exit(2);
 }
-const keeper = new LogKeeper({ fifoDir: join(home, 'run', 'fifo'), logDir: join(home, 'logs'), socket: join(home, 'run', 'log.sock'), limits: JSON.parse(limits), ownLog: join(home, 'dae.log') });
+const socket = join(home, 'run', 'log.sock');
+const keeper = new LogKeeper({ fifoDir: join(home, 'run', 'fifo'), logDir: join(home, 'logs'), socket, limits: JSON.parse(limits), ownLog: join(home, 'dae.log') });
 const stop = (): void => void keeper.stop().then(() => process.exit(0), () => process.exit(1));
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
@@ -20,3 +23,9 @@ try {
   process.exit(1);
 }
 process.disconnect?.();
+// A home removed under it (`rm -rf ~/.dae`): nothing is left to read or write; it goes.
+const homeCheck = setInterval(() => {
+  if (existsSync(socket)) return;
+  clearInterval(homeCheck);
+  stop();
+}, HOME_CHECK_MS).unref();

@@ -19,54 +19,68 @@ export type LogsOptions = Partial<ReadOptions>;
 
 // A file's lines from its end back to its start. Text after the last newline is a line still being written (or one a
 // full disk cut, about to be taken back): not a line yet.
-async function* backwards(path: string): AsyncGenerator<string> {
-  const handle = await open(path, 'r');
-  try {
-    let position = (await handle.stat()).size;
-    let carry = Buffer.alloc(0);
-    // The newline that ends the file ends its last line: no empty line after it.
-    let atEnd = true;
-    while (position > 0) {
-      const length = Math.min(CHUNK, position);
-      position -= length;
-      const chunk = Buffer.alloc(length + carry.length);
-      await handle.read(chunk, 0, length, position);
-      carry.copy(chunk, length);
-      let end = chunk.length;
-      // Whole lines only: the part before the first newline waits for the chunk before it.
-      for (let nl = chunk.lastIndexOf(0x0a, end - 1); nl !== -1; nl = chunk.lastIndexOf(0x0a, end - 1)) {
-        if (!atEnd) yield chunk.subarray(nl + 1, end).toString('utf8');
-        atEnd = false;
-        end = nl;
-        if (end === 0) break;
-      }
-      carry = chunk.subarray(0, end);
+async function* backwards(handle: FileHandle): AsyncGenerator<string> {
+  let position = (await handle.stat()).size;
+  let carry = Buffer.alloc(0);
+  // The newline that ends the file ends its last line: no empty line after it.
+  let atEnd = true;
+  while (position > 0) {
+    const length = Math.min(CHUNK, position);
+    position -= length;
+    const chunk = Buffer.alloc(length + carry.length);
+    await handle.read(chunk, 0, length, position);
+    carry.copy(chunk, length);
+    let end = chunk.length;
+    // Whole lines only: the part before the first newline waits for the chunk before it.
+    for (let nl = chunk.lastIndexOf(0x0a, end - 1); nl !== -1; nl = chunk.lastIndexOf(0x0a, end - 1)) {
+      if (!atEnd) yield chunk.subarray(nl + 1, end).toString('utf8');
+      atEnd = false;
+      end = nl;
+      if (end === 0) break;
     }
-    if (carry.length > 0 && !atEnd) yield carry.toString('utf8');
-  } finally {
-    await handle.close();
+    carry = chunk.subarray(0, end);
   }
+  if (carry.length > 0 && !atEnd) yield carry.toString('utf8');
+}
+
+// The log's files, newest first, all opened before any is read: a rotation meanwhile moves names, not open files. One
+// rotation between two opens shows the same file under the next name: it is read once.
+async function openAll(path: string, files: number): Promise<FileHandle[]> {
+  const handles: FileHandle[] = [];
+  const seen = new Set<number>();
+  for (let i = 0; i < files; i++) {
+    const handle = await open(i === 0 ? path : `${path}.${i}`, 'r').catch(() => null);
+    // The rotated files are numbered without gaps: the first missing one ends the log.
+    if (handle === null) break;
+    const { ino } = await handle.stat();
+    if (seen.has(ino)) await handle.close();
+    else handles.push(handle);
+    seen.add(ino);
+  }
+  return handles;
 }
 
 /** The newest lines of a log kept in `files` files (`path`, `path.1`, …), oldest first. */
 export async function readLog(path: string, files: number, options: ReadOptions): Promise<string[]> {
   const found: string[] = [];
   if (options.lines <= 0) return found;
-  for (let i = 0; i < files; i++) {
-    const file = i === 0 ? path : `${path}.${i}`;
-    // The rotated files are numbered without gaps: the first missing one ends the log.
-    if (!(await stat(file).then(() => true, () => false))) break;
-    for await (const line of backwards(file)) {
-      if (options.since !== undefined) {
-        // A line without a stamp (written before them) counts as old.
-        const time = parseRecord(line)?.time ?? -Infinity;
-        if (time < options.since) return found.reverse();
+  const handles = await openAll(path, files);
+  try {
+    for (const handle of handles) {
+      for await (const line of backwards(handle)) {
+        if (options.since !== undefined) {
+          // A line without a stamp (written before them) counts as old.
+          const time = parseRecord(line)?.time ?? -Infinity;
+          if (time < options.since) return found.reverse();
+        }
+        found.push(line);
+        if (found.length >= options.lines) return found.reverse();
       }
-      found.push(line);
-      if (found.length >= options.lines) return found.reverse();
     }
+    return found.reverse();
+  } finally {
+    await Promise.all(handles.map((handle) => handle.close()));
   }
-  return found.reverse();
 }
 
 /** A log being followed: `ready` once lines appended from then on are sure to be seen. */

@@ -57,8 +57,8 @@ export class RotatingFile {
   }
 
   /** Appends `text` (whole lines); resolves once it is written. Writes happen in call order. */
-  append(text: string): Promise<void> {
-    const next = this.#queue.then(() => this.#write(Buffer.from(text, 'utf8')));
+  append(text: string | Buffer): Promise<void> {
+    const next = this.#queue.then(() => this.#write(typeof text === 'string' ? Buffer.from(text, 'utf8') : text));
     this.#queue = next.catch(() => undefined);
     return next;
   }
@@ -84,10 +84,26 @@ export class RotatingFile {
     return this.#handle;
   }
 
-  async #write(bytes: Buffer): Promise<void> {
+  async #write(all: Buffer): Promise<void> {
     await this.#open();
-    if (bytes.length === 0) return;
-    if (mustRotate(this.#size, bytes.length, this.#limits.maxBytes)) await this.#rotate();
+    let rest = all;
+    while (rest.length > 0) {
+      const room = this.#limits.maxBytes - this.#size;
+      if (rest.length <= room) return this.#put(rest);
+      // The whole lines that fit go here, the rest into the next file: no file passes maxBytes (a file with nothing in it
+      // yet takes one line whatever its length).
+      let end = room > 0 ? rest.lastIndexOf(0x0a, room - 1) + 1 : 0;
+      if (end === 0 && this.#size === 0) end = rest.indexOf(0x0a) + 1 || rest.length;
+      if (end > 0) {
+        await this.#put(rest.subarray(0, end));
+        rest = rest.subarray(end);
+      }
+      if (rest.length > 0) await this.#rotate();
+    }
+  }
+
+  // One piece of whole lines, into the current file.
+  async #put(bytes: Buffer): Promise<void> {
     const handle = this.#handle!;
     let written = 0;
     try {

@@ -4,7 +4,7 @@ import { after, afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, watch, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -80,6 +80,11 @@ const runtimeVar = (w: World): string => `DAE_RUNTIME_DIR=${join(w.home, 'run')}
 /** Live daemons named `name` that a supervisor of this home spawned. */
 function daemonProcesses(w: World, name: string): number[] {
   return processesWhere((env) => env.includes(`DAE_NAME=${name}`) && env.includes(runtimeVar(w)));
+}
+
+/** The home's log process (`src/logs/main.js`). */
+function logProcesses(w: World): number[] {
+  return processesWhere((env, pid) => env.includes(`DAE_HOME=${w.home}`) && cmdline(pid).some((arg) => arg.endsWith('/logs/main.js')));
 }
 
 /** Live supervisors (`start --foreground`, or the background one's own entry) of this home. */
@@ -468,6 +473,38 @@ describe('supervisor death and re-adoption', () => {
   });
 });
 
+describe('logs across a supervisor SIGKILL', () => {
+  test('a daemon\'s lines keep flowing into its log while no supervisor runs; after the next start none is missing', async () => {
+    const w = world();
+    await ok(w, 'install', 'counter', fixture('counter'));
+    const pid = entry(await list(w), 'counter')!.pid!;
+    const log = join(w.home, 'logs', 'counter.log');
+    const logProcess = logProcesses(w);
+    assert.equal(logProcess.length, 1, 'one log process');
+    await killSupervisor(w);
+    // No supervisor: the log process goes on writing what the daemon prints.
+    const grown = statSync(log).size;
+    await new Promise<void>((resolve) => {
+      const watcher = watch(join(w.home, 'logs'), () => {
+        if (statSync(log).size <= grown) return;
+        watcher.close();
+        resolve();
+      });
+    });
+    await ok(w, 'start');
+    const back = await until(w, 'counter adopted', (entries) => entry(entries, 'counter')?.status === 'online');
+    assert.equal(entry(back, 'counter')!.pid, pid, 'the same run: never blocked or killed');
+    assert.deepEqual(logProcesses(w), logProcess, 'the same log process');
+    await ok(w, 'stop', 'counter');
+    const numbers = (await ok(w, 'logs', 'counter', '-n', '1000000', '--raw')).trimEnd().split('\n').map((line) => {
+      assert.match(line, /^n \d+$/);
+      return Number(line.slice(2));
+    });
+    assert.equal(numbers[0], 1);
+    numbers.forEach((n, i) => assert.equal(n, i + 1, 'a line missing'));
+  });
+});
+
 describe('dae kill', () => {
   test('stops every daemon and the supervisor; the next start brings the daemons back', async () => {
     const w = world();
@@ -475,9 +512,11 @@ describe('dae kill', () => {
     await ok(w, 'install', 'b', ECHO);
     const before = await list(w);
     const supervisor = lockPid(w)!;
+    const logProcess = logProcesses(w);
+    assert.equal(logProcess.length, 1, 'one log process');
     assert.equal(await ok(w, 'kill'), `dae stopped (pid ${supervisor})\n`);
     for (const e of before) assert.equal(alive(e.pid!), false, `${e.name} (pid ${e.pid}) is gone when kill returns`);
-    await until(w, 'the supervisor to exit', (entries) => entries === null && !alive(supervisor));
+    await until(w, 'the supervisor and its log process to exit', (entries) => entries === null && !alive(supervisor) && !alive(logProcess[0]!));
     assert.equal(existsSync(join(w.home, 'dae.lock')), false, 'the lock is released');
     await fails(w, 1, /^dae: ERR_NOT_RUNNING: /, 'list');
     assert.equal(await ok(w, 'kill'), 'dae is not running\n');
@@ -493,8 +532,10 @@ describe('dae kill', () => {
     await ok(w, 'install', 'b', ECHO);
     const before = await list(w);
     const supervisor = lockPid(w)!;
+    const logProcess = logProcesses(w);
     assert.equal(await ok(w, 'kill', '--keep-daemons'), `dae stopped (pid ${supervisor}); daemons keep running\n`);
     await until(w, 'the supervisor to exit', (entries) => entries === null && !alive(supervisor));
+    assert.deepEqual(logProcesses(w), logProcess, 'the log process stays with the daemons');
     for (const e of before) {
       assert.equal(alive(e.pid!), true, `${e.name} keeps running`);
       assert.equal(await ok(w, 'send', String(e.ports.tcp), 'pid'), `${e.pid}\n`);

@@ -80,3 +80,9 @@ test('a run gets a blocking pipe description of its own: one that a Node run mad
   assert.equal(next! & O_NONBLOCK, 0, 'the next run blocks');
   await link.forget('nb');
 });
+
+test('a log process whose home is removed goes by itself', async () => {
+  const pid = await link.pid();
+  rmSync(join(home, 'run', 'log.sock'));
+  while (isAlive(pid)) await new Promise((resolve) => setImmediate(resolve));
+});
