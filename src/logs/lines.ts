@@ -14,7 +14,7 @@ export interface LogRecord {
 }
 
 const NEWLINE = 0x0a;
-const NEWLINE_BYTES = Buffer.from('\n');
+const EMPTY = Buffer.alloc(0);
 
 /**
  * Written by the supervisor into a daemon's pipe after a run has exited (so after all it wrote): the partial line the
@@ -47,6 +47,7 @@ export class LineSplitter {
   #pendingBytes = 0;
   /** Bytes of the current line dropped past the limit (the line was cut). */
   #dropped = 0;
+  #prefix: { time: number; bytes: Buffer } | null = null;
 
   /** `maxLine`: the most bytes of one line kept (a longer one is cut with a marker). */
   constructor(stream: Stream, maxLine: number, instance = 0) {
@@ -75,22 +76,45 @@ export class LineSplitter {
    * the run-end marker goes through `push`'s path.
    */
   format(chunk: Buffer, now: number): Buffer {
-    const prefix = Buffer.from(`${new Date(now).toISOString()} ${this.#stream}${this.#instance === 0 ? '' : `@${this.#instance}`} `);
-    const parts: Buffer[] = [];
+    // One stamp a millisecond: a flood of small chunks does not format the time for each.
+    if (this.#prefix === null || this.#prefix.time !== now) {
+      this.#prefix = { time: now, bytes: Buffer.from(`${new Date(now).toISOString()} ${this.#stream}${this.#instance === 0 ? '' : `@${this.#instance}`} `) };
+    }
+    const prefix = this.#prefix.bytes;
+    // First the line ends, then one buffer of the right size filled in order: no object per line on the way.
+    const ends: number[] = [];
+    for (let nl = chunk.indexOf(NEWLINE); nl !== -1; nl = chunk.indexOf(NEWLINE, nl + 1)) ends.push(nl);
+    const slow: Array<Buffer | null> = [];
+    let size = 0;
     let start = 0;
-    for (let nl = chunk.indexOf(NEWLINE); nl !== -1; nl = chunk.indexOf(NEWLINE, start)) {
-      const piece = chunk.subarray(start, nl);
-      start = nl + 1;
-      if (this.#pendingBytes === 0 && this.#dropped === 0 && piece.length <= this.#maxLine && piece.at(-1) !== 0x0d && !endsWithMarker(piece)) {
-        parts.push(prefix, piece, NEWLINE_BYTES);
-        continue;
+    for (const nl of ends) {
+      const length = nl - start;
+      if (this.#pendingBytes === 0 && this.#dropped === 0 && length <= this.#maxLine && chunk[nl - 1] !== 0x0d && !endsWithMarker(chunk, start, nl)) {
+        slow.push(null);
+        size += prefix.length + length + 1;
+      } else {
+        this.#take(chunk.subarray(start, nl));
+        const record = this.#finish(now);
+        const stored = record === null ? EMPTY : Buffer.from(formatRecord(record));
+        slow.push(stored);
+        size += stored.length;
       }
-      this.#take(piece);
-      const record = this.#finish(now);
-      if (record !== null) parts.push(Buffer.from(formatRecord(record)));
+      start = nl + 1;
     }
     if (start < chunk.length) this.#take(chunk.subarray(start));
-    return Buffer.concat(parts);
+    const out = Buffer.allocUnsafe(size);
+    let at = 0;
+    start = 0;
+    ends.forEach((nl, i) => {
+      const stored = slow[i];
+      if (stored === null) {
+        at += prefix.copy(out, at);
+        at += chunk.copy(out, at, start, nl);
+        out[at++] = NEWLINE;
+      } else at += stored!.copy(out, at);
+      start = nl + 1;
+    });
+    return out;
   }
 
   /** The partial line left when the stream ends (none when it ended with a newline). */
@@ -134,8 +158,10 @@ export class LineSplitter {
   }
 }
 
-function endsWithMarker(piece: Buffer): boolean {
-  return piece.length >= RUN_END_BYTES.length && piece.subarray(piece.length - RUN_END_BYTES.length).equals(RUN_END_BYTES);
+// Whether chunk[start, end) ends with the run-end marker (its NUL byte first: the cheap test).
+function endsWithMarker(chunk: Buffer, start: number, end: number): boolean {
+  const from = end - RUN_END_BYTES.length;
+  return from >= start && chunk[from] === 0 && chunk.compare(RUN_END_BYTES, 0, RUN_END_BYTES.length, from, end) === 0;
 }
 
 /** The stored form of a record: one text line, newline included. */

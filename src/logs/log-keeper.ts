@@ -41,14 +41,16 @@ export interface LogStatus {
   lost: number;
 }
 
-/** Bytes waiting to be written for one daemon past which its pipes are no longer read (also the most a SIGKILL of this
- * process can lose, with one partial line per pipe). */
-export const HIGH_WATER = 256 * 1024;
+/** Bytes waiting to be written for one daemon past which its pipes are no longer read (also about the most a SIGKILL
+ * of this process can lose, with one partial line per pipe). */
+export const HIGH_WATER = 1024 * 1024;
 const NAME = /^[A-Za-z0-9._-]{1,64}$/;
 const run = promisify(execFile);
 const PIPE = /^([A-Za-z0-9._-]{1,64}?)(?:@(\d{1,2}))?\.(out|err)$/;
 // Room a record takes beyond its text: the stamp, the stream, the cut marker.
 const RECORD_OVERHEAD = 128;
+// Reads of a busy pipe after a wake-up, at most (so one flooding daemon cannot keep the others waiting long).
+const BUSY_READS = 16;
 
 interface Pipe {
   fd: number;
@@ -58,6 +60,10 @@ interface Pipe {
 
 interface Watched {
   file: LogFile;
+  /** Stored lines waiting for the write under way. */
+  queued: Buffer[];
+  /** The write under way. */
+  pumping: Promise<void> | null;
   /** By instance. */
   pipes: Map<number, Pipe[]>;
   status: LogStatus;
@@ -84,6 +90,8 @@ export class LogKeeper extends Daemon {
   readonly #options: LogKeeperOptions;
   readonly #watched = new Map<string, Watched>();
   readonly #maxLine: number;
+  /** Where pipes are read into at once (what is read is copied out before the next read). */
+  readonly #buffer = Buffer.allocUnsafe(1 << 20);
 
   constructor(options: LogKeeperOptions) {
     super({ name: 'dae-log', env: {}, socket: options.socket });
@@ -122,7 +130,7 @@ export class LogKeeper extends Daemon {
         throw new DaeError('ERR_BAD_ARGS', `${file.path} ${error.code === 'ELOOP' ? 'is a symbolic link: never written through' : `cannot be opened: ${error.message}`}`);
       });
       if (this.#watched.has(name)) return this.watch(name, instance);
-      watched = { file, pipes: new Map(), status: { reading: true, pending: 0, held: 0, lost: 0 } };
+      watched = { file, queued: [], pumping: null, pipes: new Map(), status: { reading: true, pending: 0, held: 0, lost: 0 } };
       this.#watched.set(name, watched);
     }
     if (watched.pipes.has(instance)) return true;
@@ -140,10 +148,16 @@ export class LogKeeper extends Daemon {
       }
       const socket = new Socket({ fd, readable: true, writable: false });
       const splitter = new LineSplitter(stream, this.#maxLine, instance);
-      socket.on('data', (chunk: Buffer) => this.#write(name, watched, splitter.format(chunk, Date.now())));
+      const pipe: Pipe = { fd, socket, splitter };
+      socket.on('data', (chunk: Buffer) => {
+        this.#write(name, watched, splitter.format(chunk, Date.now()));
+        // A busy pipe: what more it holds now is read at once, in large reads, rather than a wake-up at a time (only
+        // when the stream holds nothing read before it, or the order would change).
+        if (watched.status.reading && socket.readableLength === 0) this.#write(name, watched, this.#readNow(pipe, BUSY_READS));
+      });
       socket.on('error', () => undefined);
       if (!watched.status.reading) socket.pause();
-      return { fd, socket, splitter };
+      return pipe;
     });
     watched.pipes.set(instance, pipes);
     return true;
@@ -155,7 +169,7 @@ export class LogKeeper extends Daemon {
     const watched = this.#watched.get(name);
     if (watched === undefined) return false;
     this.#write(name, watched, Buffer.concat([...watched.pipes.values()].flat().map((pipe) => this.#drain(pipe))));
-    await watched.file.append('');
+    await this.#written(watched);
     return true;
   }
 
@@ -173,27 +187,32 @@ export class LogKeeper extends Daemon {
       pipe.socket.destroy();
     }
     this.#write(name, watched, Buffer.concat(stored));
+    await this.#written(watched);
     await watched.file.close();
     return true;
   }
 
-  // The stored lines of what a pipe holds now, read until it is empty.
+  // The stored lines of all a pipe holds now.
   #drain(pipe: Pipe): Buffer {
     // What the stream read before (and keeps while it is paused) goes first, through its 'data' handler.
     while (pipe.socket.read() !== null);
+    return this.#readNow(pipe, Infinity);
+  }
+
+  // The stored lines of what a pipe holds now, in up to `reads` reads (it is non-blocking: an empty one ends them).
+  #readNow(pipe: Pipe, reads: number): Buffer {
     const stored: Buffer[] = [];
-    const buffer = Buffer.alloc(64 * 1024);
-    for (;;) {
+    for (let i = 0; i < reads; i++) {
       let n = 0;
       try {
-        n = readSync(pipe.fd, buffer);
+        n = readSync(pipe.fd, this.#buffer);
       } catch {
         break;
       }
       if (n === 0) break;
-      stored.push(pipe.splitter.format(buffer.subarray(0, n), Date.now()));
+      stored.push(pipe.splitter.format(this.#buffer.subarray(0, n), Date.now()));
     }
-    return Buffer.concat(stored);
+    return stored.length === 1 ? stored[0]! : Buffer.concat(stored);
   }
 
   override async stop(): Promise<void> {
@@ -201,26 +220,35 @@ export class LogKeeper extends Daemon {
     await super.stop();
   }
 
-  // Appends stored lines to the log; past the high-water mark its pipes are not read until the disk catches up.
+  // Queues stored lines for the log; past the high-water mark its pipes are not read until the disk catches up.
   #write(name: string, watched: Watched, stored: Buffer): void {
     if (stored.length === 0) return;
-    const bytes = stored.length;
+    watched.queued.push(stored);
+    watched.status.pending += stored.length;
+    if (watched.status.pending >= HIGH_WATER && watched.status.reading) this.#reading(watched, false);
+    this.#pump(name, watched);
+  }
+
+  // One write at a time, each of all that queued up meanwhile: a flood of small lines makes few, large writes.
+  #pump(name: string, watched: Watched): void {
+    if (watched.pumping !== null || watched.queued.length === 0) return;
     const { status } = watched;
-    status.pending += bytes;
-    if (status.pending >= HIGH_WATER && status.reading) this.#reading(watched, false);
-    watched.file.append(stored).then(
-      () => {
-        status.pending -= bytes;
-        if (status.pending < HIGH_WATER / 2 && !status.reading) this.#reading(watched, true);
-      },
-      (error: Error) => {
-        // A full disk: these lines are lost (counted, said); the pipes keep being read so no writer waits forever.
-        status.pending -= bytes;
-        if (status.lost === 0) this.#say(`${name}: cannot write ${watched.file.path}: ${error.message} (lines are lost until it can)`);
-        for (let at = stored.indexOf(0x0a); at !== -1; at = stored.indexOf(0x0a, at + 1)) status.lost++;
-        if (!status.reading) this.#reading(watched, true);
-      },
-    );
+    const batch = Buffer.concat(watched.queued.splice(0));
+    watched.pumping = watched.file.append(batch).catch((error: Error) => {
+      // A full disk: these lines are lost (counted, said); the pipes keep being read so no writer waits forever.
+      if (status.lost === 0) this.#say(`${name}: cannot write ${watched.file.path}: ${error.message} (lines are lost until it can)`);
+      for (let at = batch.indexOf(0x0a); at !== -1; at = batch.indexOf(0x0a, at + 1)) status.lost++;
+    }).then(() => {
+      status.pending -= batch.length;
+      if (!status.reading && status.pending < HIGH_WATER / 2) this.#reading(watched, true);
+      watched.pumping = null;
+      this.#pump(name, watched);
+    });
+  }
+
+  // Resolves once everything queued is written (or lost).
+  async #written(watched: Watched): Promise<void> {
+    while (watched.pumping !== null) await watched.pumping;
   }
 
   #reading(watched: Watched, on: boolean): void {

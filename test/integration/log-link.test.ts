@@ -47,7 +47,8 @@ function run(pipes: { out: number; err: number; close(): void }, script: string)
 }
 
 test('runs write into pipes the log process reads; it dies and the link starts another on its own, which logs what waited', async () => {
-  await run(await link.pipes('app'), 'echo one; echo two >&2; printf three');
+  // (Two pipes: lines written on both at the same instant may come in either order; these are spaced apart.)
+  await run(await link.pipes('app'), 'echo one; sleep 0.05; echo two >&2; sleep 0.05; printf three');
   link.runEnded('app');
   assert.deepEqual(await lines('app', 3), ['out one', 'err two', 'out three']);
 

@@ -357,6 +357,8 @@ describe('logs', () => {
     const before = Date.now();
     await client.call('log', 2, 'hello');
     await client.call('log', 1, 'oops', 'err');
+    // (Two pipes: lines on both at the same instant may be kept in either order; a read of the log in between orders them.)
+    await dae.logs('chatty', { lines: 1 });
     await client.call('log', 1, 'again');
     // What the daemon wrote before the call is in the log when it answers.
     const records = (await dae.logs('chatty', { lines: 4 })).map((line) => parseRecord(line)!);
