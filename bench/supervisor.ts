@@ -295,7 +295,7 @@ async function restartPhase(run: Run, kills: number, warmup: number): Promise<Re
     const seen = [`processes: ${describeTree(supervisors[kind]).join(' / ')}`];
     if (kind === 'dae') {
       seen.push(`dae says ${JSON.stringify(await main.client.call('info', 'restarted').catch(String))}`);
-      seen.push(`dae.log ends ${JSON.stringify(tail(join(main.home, 'dae.log'), 8))}`, `the daemon's stderr ends ${JSON.stringify(tail(join(main.home, 'logs', 'restarted.err.log'), 8))}`);
+      seen.push(`dae.log ends ${JSON.stringify(tail(join(main.home, 'dae.log'), 8))}`, `its log ends ${JSON.stringify(tail(join(main.home, 'logs', 'restarted.log'), 8))}`);
     }
     if (kind === 'pm2') seen.push(`PM2's log of the app ends ${JSON.stringify(tail(join(pm2.home, 'logs', 'restarted-error.log'), 8))}`);
     throw new Error(`${kind}: ${error.message}; ${seen.join('; ')}`, { cause: error });

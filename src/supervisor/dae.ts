@@ -1,6 +1,5 @@
 // `Dae`, the supervisor: a Daemon that installs, runs, watches and restarts the daemons of one machine.
-import { existsSync, statSync, unlinkSync } from 'node:fs';
-import { resolve as resolvePath } from 'node:path';
+import { unlinkSync } from 'node:fs';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { Daemon } from '../daemon/daemon.js';
 import { AUTH_DEADLINE_MS } from '../daemon/gate.js';
@@ -21,12 +20,11 @@ import { Group, type ReloadResult } from './group.js';
 import { describeDaemon, publicPart, type DaemonInfo, type PublicInfo } from './info.js';
 import { portTaken } from './ports.js';
 import { Leases } from './leases.js';
-import { checkAfter, dependentsOf, waitingFor } from './order.js';
+import { dependentsOf, waitingFor } from './order.js';
+import { newSpec } from './new-spec.js';
 import { processStartTicks, sampleGroups } from './process.js';
-import { resolveProgram } from './program.js';
-import { probesPort } from './readiness.js';
 import { reapRun, scanRuns } from './runs.js';
-import { checkInstallOptions, checkInstances, checkName, type DaemonSpec, type InstallOptions, type LanPlacement, type PersistedState } from './spec.js';
+import { checkInstances, checkName, type DaemonSpec, type InstallOptions, type LanPlacement, type PersistedState } from './spec.js';
 import { StateStore, stateError } from './state-store.js';
 import { decideTakeBack } from './take-back.js';
 
@@ -263,43 +261,12 @@ export class Dae extends Daemon {
 
   async #install(name: string, script: string, options: InstallOptions, placement: { host: string; lan: LanPlacement } | null): Promise<ListEntry> {
     if (this.#groups.has(name)) throw new DaeError('ERR_ALREADY_INSTALLED', `${name} is already installed (uninstall it first)`);
-    const checked = checkInstallOptions(options);
-    const cwd = resolvePath(checked.cwd ?? process.cwd());
-    if (!existsSync(cwd) || !statSync(cwd).isDirectory()) throw new DaeError('ERR_BAD_ARGS', `cwd ${cwd} is not a directory`);
-    // A bare name is found on PATH (the daemon's own, when its env gives one) and kept as its absolute path.
-    const { program: path, interpreter } = resolveProgram(script, checked.interpreter, cwd, checked.env?.PATH ?? process.env.PATH);
-    if (checked.after !== undefined) checkAfter(name, checked.after, this.#dependencies());
-    if (checked.sockets === 'inherit' && probesPort(checked)) {
-      throw new DaeError('ERR_BAD_ARGS', `${name}: a port probe cannot tell whether a program with held sockets is ready or healthy (a held socket accepts into its backlog whatever the program does): use --ready http:<path>, report, none or auto`);
-    }
-    const spec: DaemonSpec = {
-      name,
-      script: path,
-      interpreter,
-      ready: checked.ready ?? 'auto',
-      ...(checked.health !== undefined ? { health: checked.health } : {}),
-      ...(checked.after !== undefined && checked.after.length > 0 ? { after: checked.after } : {}),
-      ...(checked.sockets !== undefined ? { sockets: checked.sockets } : {}),
-      ...(checked.instances !== undefined && checked.instances > 1 ? { instances: checked.instances } : {}),
-      args: checked.args ?? [],
-      env: checked.env ?? {},
-      cwd,
-      restart: checked.restart ?? this.config.restart.mode,
-      maxRestarts: checked.maxRestarts ?? this.config.restart.maxRestarts,
-      minUptime: checked.minUptime ?? this.config.restart.minUptime,
-      stopSignal: checked.stopSignal ?? this.config.stopSignal,
-      stopTimeout: checked.stopTimeout ?? this.config.stopTimeout,
-      maxMemory: checked.maxMemory ?? 0,
-      leases: {},
-      stopped: false,
-      ...placement,
-    };
-    if (placement !== null && (spec.instances ?? 1) > 1) throw new DaeError('ERR_BAD_ARGS', `${name}: a daemon the LAN places runs one instance`);
+    const { spec, ports } = newSpec(name, script, options, { config: this.config, dependencies: this.#dependencies(), placement });
     const group = this.#addGroup(spec);
     for (let instance = 0; instance < group.count; instance++) group.add(instance);
     const managed = group.members[0]!;
     try {
-      await this.#leases.take(spec, spec.host ?? this.config.host, checked.ports ?? {});
+      await this.#leases.take(spec, spec.host ?? this.config.host, ports);
     } catch (error) {
       this.#groups.delete(name);
       throw error;
@@ -314,7 +281,7 @@ export class Dae extends Daemon {
       this.#blocked.delete(managed);
       throw stateError(this.paths.state, unwritten, `${name} was not installed`);
     }
-    this.#log(`installed ${name}: ${path} ports ${JSON.stringify(spec.leases)}${placement ? ` for need ${placement.lan.need} (epoch ${placement.lan.epoch})` : ''}`);
+    this.#log(`installed ${name}: ${spec.script} ports ${JSON.stringify(spec.leases)}${placement ? ` for need ${placement.lan.need} (epoch ${placement.lan.epoch})` : ''}`);
     if (group.count > 1 && entry.status === 'online') {
       try {
         await group.start();
