@@ -27,8 +27,9 @@ export async function showAndFollow(path: string, history: () => Promise<string[
   await following.ready;
   const shown = await history();
   shown.forEach(print);
-  const seen = new Set(shown);
-  for (const line of waiting) if (!seen.has(line)) print(line);
+  // What came while the history was read, from just after the newest line shown (when it is among them).
+  const after = shown.length === 0 ? -1 : waiting.lastIndexOf(shown.at(-1)!);
+  for (const line of waiting.slice(after + 1)) print(line);
   waiting = null;
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);

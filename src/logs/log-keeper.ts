@@ -5,14 +5,14 @@
 // disk it stops reading, the pipe fills and the writer waits (backpressure) instead of this process taking memory
 // without bound.
 import { execFile } from 'node:child_process';
-import { closeSync, constants, existsSync, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, openSync, readdirSync, readSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Daemon } from '../daemon/daemon.js';
 import { DaeError } from '../errors.js';
 import { formatRecord, LineSplitter, type Stream } from './lines.js';
-import { appendRotatingSync, RotatingFile, type RotationLimits } from './rotating-file.js';
+import { RotatingFile, type RotationLimits } from './rotating-file.js';
 
 export interface LogKeeperOptions {
   fifoDir: string;
@@ -41,8 +41,8 @@ export interface LogStatus {
   lost: number;
 }
 
-/** Bytes waiting to be written for one daemon past which its pipes are no longer read (also about the most a SIGKILL
- * of this process can lose, with one partial line per pipe). */
+/** Bytes waiting to be written for one daemon past which its pipes are no longer read (with up to 256 KiB read after
+ * it, about the most a SIGKILL of this process can lose, besides one partial line per pipe). */
 export const HIGH_WATER = 1024 * 1024;
 const NAME = /^[A-Za-z0-9._-]{1,64}$/;
 const run = promisify(execFile);
@@ -50,7 +50,8 @@ const PIPE = /^([A-Za-z0-9._-]{1,64}?)(?:@(\d{1,2}))?\.(out|err)$/;
 // Room a record takes beyond its text: the stamp, the stream, the cut marker.
 const RECORD_OVERHEAD = 128;
 // Reads of a busy pipe after a wake-up, at most (so one flooding daemon cannot keep the others waiting long).
-const BUSY_READS = 16;
+const BUSY_READS = 4;
+const DRAIN_READS = 2;
 
 interface Pipe {
   fd: number;
@@ -64,6 +65,9 @@ interface Watched {
   queued: Buffer[];
   /** The write under way. */
   pumping: Promise<void> | null;
+  /** Bytes ever queued, and ever written or lost. */
+  queuedBytes: number;
+  doneBytes: number;
   /** By instance. */
   pipes: Map<number, Pipe[]>;
   status: LogStatus;
@@ -129,8 +133,12 @@ export class LogKeeper extends Daemon {
       await file.open().catch((error: NodeJS.ErrnoException) => {
         throw new DaeError('ERR_BAD_ARGS', `${file.path} ${error.code === 'ELOOP' ? 'is a symbolic link: never written through' : `cannot be opened: ${error.message}`}`);
       });
-      if (this.#watched.has(name)) return this.watch(name, instance);
-      watched = { file, queued: [], pumping: null, pipes: new Map(), status: { reading: true, pending: 0, held: 0, lost: 0 } };
+      if (this.#watched.has(name)) {
+        // Another watch of it opened its log meanwhile.
+        await file.close();
+        return this.watch(name, instance);
+      }
+      watched = { file, queued: [], pumping: null, queuedBytes: 0, doneBytes: 0, pipes: new Map(), status: { reading: true, pending: 0, held: 0, lost: 0 } };
       this.#watched.set(name, watched);
     }
     if (watched.pipes.has(instance)) return true;
@@ -169,7 +177,7 @@ export class LogKeeper extends Daemon {
     const watched = this.#watched.get(name);
     if (watched === undefined) return false;
     this.#write(name, watched, Buffer.concat([...watched.pipes.values()].flat().map((pipe) => this.#drain(pipe))));
-    await this.#written(watched);
+    await this.#written(watched, watched.queuedBytes);
     return true;
   }
 
@@ -187,7 +195,7 @@ export class LogKeeper extends Daemon {
       pipe.socket.destroy();
     }
     this.#write(name, watched, Buffer.concat(stored));
-    await this.#written(watched);
+    await this.#written(watched, watched.queuedBytes);
     await watched.file.close();
     return true;
   }
@@ -196,7 +204,8 @@ export class LogKeeper extends Daemon {
   #drain(pipe: Pipe): Buffer {
     // What the stream read before (and keeps while it is paused) goes first, through its 'data' handler.
     while (pipe.socket.read() !== null);
-    return this.#readNow(pipe, Infinity);
+    // A few reads take all it held when asked (64 KiB a pipe): a writer that keeps it full cannot hold this here.
+    return this.#readNow(pipe, DRAIN_READS);
   }
 
   // The stored lines of what a pipe holds now, in up to `reads` reads (it is non-blocking: an empty one ends them).
@@ -224,6 +233,7 @@ export class LogKeeper extends Daemon {
   #write(name: string, watched: Watched, stored: Buffer): void {
     if (stored.length === 0) return;
     watched.queued.push(stored);
+    watched.queuedBytes += stored.length;
     watched.status.pending += stored.length;
     if (watched.status.pending >= HIGH_WATER && watched.status.reading) this.#reading(watched, false);
     this.#pump(name, watched);
@@ -240,15 +250,16 @@ export class LogKeeper extends Daemon {
       for (let at = batch.indexOf(0x0a); at !== -1; at = batch.indexOf(0x0a, at + 1)) status.lost++;
     }).then(() => {
       status.pending -= batch.length;
+      watched.doneBytes += batch.length;
       if (!status.reading && status.pending < HIGH_WATER / 2) this.#reading(watched, true);
       watched.pumping = null;
       this.#pump(name, watched);
     });
   }
 
-  // Resolves once everything queued is written (or lost).
-  async #written(watched: Watched): Promise<void> {
-    while (watched.pumping !== null) await watched.pumping;
+  // Resolves once the first `bytes` ever queued are written (or lost): more coming meanwhile is not waited for.
+  async #written(watched: Watched, bytes: number): Promise<void> {
+    while (watched.doneBytes < bytes && watched.pumping !== null) await watched.pumping;
   }
 
   #reading(watched: Watched, on: boolean): void {
@@ -265,7 +276,15 @@ export class LogKeeper extends Daemon {
     const text = formatRecord({ time: Date.now(), stream: 'err', line: `dae-log: ${message}` });
     try {
       if (this.#options.ownLog === undefined) process.stderr.write(text);
-      else appendRotatingSync(this.#options.ownLog, text, this.#options.limits);
+      // Appended, never rotated here: the supervisor alone rotates its log.
+      else {
+        const fd = openSync(this.#options.ownLog, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o600);
+        try {
+          writeSync(fd, text);
+        } finally {
+          closeSync(fd);
+        }
+      }
     } catch {
       // nowhere to say it
     }

@@ -1,6 +1,7 @@
 // Reading a log back: its last lines across the rotated files (newest file first, each read from its end), and
 // following it as it grows, across rotation. Stored lines are returned as stored (`lines.ts` reads them).
-import { watch } from 'node:fs';
+import { constants, watch } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { parseRecord } from './lines.js';
@@ -49,11 +50,13 @@ async function openAll(path: string, files: number): Promise<FileHandle[]> {
   const handles: FileHandle[] = [];
   const seen = new Set<number>();
   for (let i = 0; i < files; i++) {
-    const handle = await open(i === 0 ? path : `${path}.${i}`, 'r').catch(() => null);
-    // The rotated files are numbered without gaps: the first missing one ends the log.
-    if (handle === null) break;
-    const { ino } = await handle.stat();
-    if (seen.has(ino)) await handle.close();
+    // Never through a link, and never waiting on a named pipe put where a log belongs (it is no log: left out).
+    const handle = await open(i === 0 ? path : `${path}.${i}`, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(() => null);
+    // Missing: at the end of the log, or just being renamed by a rotation (the next name holds it then).
+    if (handle === null) continue;
+    const stats = await handle.stat();
+    const ino = stats.ino;
+    if (seen.has(ino) || !stats.isFile()) await handle.close();
     else handles.push(handle);
     seen.add(ino);
   }
@@ -69,8 +72,9 @@ export async function readLog(path: string, files: number, options: ReadOptions)
     for (const handle of handles) {
       for await (const line of backwards(handle)) {
         if (options.since !== undefined) {
-          // A line without a stamp (written before them) counts as old.
-          const time = parseRecord(line)?.time ?? -Infinity;
+          const time = parseRecord(line)?.time;
+          // A line without a stamp (a crash trace, or written before stamps) is left out; an older one ends the read.
+          if (time === undefined) continue;
           if (time < options.since) return found.reverse();
         }
         found.push(line);
@@ -98,6 +102,7 @@ export function followLog(path: string, write: (line: string) => void): Followin
   let inode = -1;
   let position = 0;
   let carry = '';
+  let decoder = new StringDecoder('utf8');
   let busy: Promise<void> = Promise.resolve();
   let stopped = false;
 
@@ -113,7 +118,8 @@ export function followLog(path: string, write: (line: string) => void): Followin
       const { bytesRead } = await handle.read(buffer, 0, CHUNK, position);
       if (bytesRead === 0) return;
       position += bytesRead;
-      const text = carry + buffer.subarray(0, bytesRead).toString('utf8');
+      // A character split between two reads is decoded whole.
+      const text = carry + decoder.write(buffer.subarray(0, bytesRead));
       const parts = text.split('\n');
       carry = parts.pop()!;
       for (const line of parts) write(line);
@@ -126,10 +132,13 @@ export function followLog(path: string, write: (line: string) => void): Followin
       // Rotated (or first seen): what is left of the old file first, then the new one from its start.
       await drain();
       await handle?.close();
-      handle = await open(path, 'r').catch(() => null);
-      inode = now.ino;
-      position = fromEnd && handle !== null ? (await handle.stat()).size : 0;
+      handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(() => null);
+      // The file opened, whatever a rotation did since the stat.
+      const opened = handle === null ? null : await handle.stat();
+      inode = opened?.ino ?? now.ino;
+      position = fromEnd && opened !== null ? opened.size : 0;
       carry = '';
+      decoder = new StringDecoder('utf8');
     }
     await drain();
   };

@@ -185,6 +185,10 @@ export class LogLink {
         }
       }
       if (fds.length === 2) this.#markers.set(key, fds);
+      else {
+        for (const fd of fds) closeSync(fd);
+        fds = [];
+      }
     }
     return fds;
   }

@@ -2,6 +2,7 @@
 // included); `--since`; and following a log as it grows and rotates, nothing missed or repeated.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +31,15 @@ test('the newest lines across the rotated files, oldest first; since keeps only 
   assert.deepEqual(await readLog(join(dir, 'none.log'), 4, { lines: 10 }), []);
   // Fewer files asked for than there are: the newest of them.
   assert.ok((await readLog(path, 1, { lines: 1000 })).length < all.length);
+});
+
+test('a named pipe where a rotated log belongs is left out (never waited on); --since leaves out lines without a stamp', async () => {
+  const path = join(dir, 'odd.log');
+  writeFileSync(path, `${stamped(1)}crash trace without a stamp\n${stamped(2)}`);
+  execFileSync('mkfifo', [`${path}.1`]);
+  writeFileSync(`${path}.2`, stamped(0));
+  assert.deepEqual(await readLog(path, 3, { lines: 10 }), [stamped(0), stamped(1), 'crash trace without a stamp', stamped(2)].map((line) => line.trimEnd()));
+  assert.deepEqual(await readLog(path, 3, { lines: 10, since: Date.UTC(2026, 11, 7, 10, 0, 1) }), [stamped(1), stamped(2)].map((line) => line.trimEnd()));
 });
 
 test('lines longer than a read chunk and empty lines come back as written; text after the last newline is not a line yet', async () => {

@@ -50,6 +50,8 @@ test('a flood of numbered 100-byte lines: disk within maxBytes × (files + 1) at
     }
     assert.ok(peak <= MAX_BYTES * (FILES + 1), `peak ${peak} bytes over ${samples} samples`);
     assert.ok(mostFiles <= FILES, `${mostFiles} files at once`);
+    // Read while it floods: the read waits for what was written before it, not for the flood to end.
+    assert.equal((await dae.logs('flood', { lines: 10 })).length, 10);
     // Stopped, its log holds still: what is kept must be consecutive.
     await dae.stopDaemon('flood');
     const kept = await dae.logs('flood', { lines: 100_000 });
