@@ -19,7 +19,7 @@ import { makePrivate, prepareSocketPath } from './unix.js';
 import { takeListenFds } from '../protocol/listen-fds.js';
 import { handOver } from './hand-over.js';
 import { Gate } from './gate.js';
-import type { Door, DoorHost } from './door.js';
+import type { Door, DoorHost, HttpPage } from './door.js';
 
 const debug = createDebug('daemon');
 
@@ -174,6 +174,7 @@ export abstract class Daemon extends EventEmitter {
       gate: this.#gate,
       allowOrigins: this.#options.allowOrigins ?? [],
       allowHosts: this.#options.allowHosts ?? [],
+      page: (path, accept) => this.httpPage(path, accept),
     };
     const host = this.env.host ?? this.#options.host ?? '127.0.0.1';
     // Sockets handed over by a supervisor that holds them, or by systemd: listened on as given, never bound here.
@@ -219,6 +220,12 @@ export abstract class Daemon extends EventEmitter {
       this.#link = new SupervisorLink(() => ({ name: this.name, pid: process.pid, secret, ports: this.doors(), instance: this.env.instance }), this.#options.env ?? process.env);
       await this.#link.open();
     }
+  }
+
+  /** A page its HTTP door serves to GET beyond the identity at `/` (null: none); subclasses add theirs. Read-only:
+   * no token is asked for, as for `GET /`. */
+  protected httpPage(_path: string, _accept: string | undefined): HttpPage | null | Promise<HttpPage | null> {
+    return null;
   }
 
   /** Opens further doors after the TCP one; subclasses extend it. */

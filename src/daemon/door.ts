@@ -11,6 +11,14 @@ export interface DoorHost extends SessionHost {
   readonly gate: Gate;
   readonly allowOrigins: readonly string[];
   readonly allowHosts: readonly string[];
+  /** A page of the HTTP door beyond `GET /`'s identity (a subclass's: metrics, a dashboard), or null. */
+  page(path: string, accept: string | undefined): HttpPage | null | Promise<HttpPage | null>;
+}
+
+/** What a GET of one of a daemon's own pages answers. */
+export interface HttpPage {
+  type: string;
+  body: string | Buffer;
 }
 
 /** An open door: closed gracefully at stop, destroyed after the stop deadline. */

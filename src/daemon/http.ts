@@ -91,6 +91,13 @@ async function handle(req: IncomingMessage, res: ServerResponse, host: DoorHost)
     }
   }
   const path = (req.url ?? '/').split('?')[0]!;
+  if (req.method === 'GET' || req.method === 'HEAD') {
+    const page = await host.page(path, req.headers.accept);
+    if (page !== null) {
+      res.writeHead(200, { 'content-type': page.type, 'content-length': Buffer.byteLength(page.body), 'cache-control': 'no-store' });
+      return void res.end(req.method === 'HEAD' ? undefined : page.body);
+    }
+  }
   if (path === '/' && (req.method === 'GET' || req.method === 'HEAD')) return send(res, 200, host.describe());
   if (req.method !== 'POST') {
     res.setHeader('allow', 'GET, POST');

@@ -37,6 +37,8 @@ export interface DaeConfig {
   /** Per daemon, both streams and every instance together: files of at most `maxBytes`, `files` of them kept (the one
    * written included); a line over `maxLine` bytes is cut with a marker. */
   logs: { maxBytes: number; files: number; maxLine: number };
+  /** The supervisor's HTTP door (metrics, the dashboard): its port, 0 = OS-assigned, null = none. Bound to `host`. */
+  http: number | null;
 }
 
 export const DEFAULT_CONFIG: Readonly<DaeConfig> = Object.freeze({
@@ -56,6 +58,8 @@ export const DEFAULT_CONFIG: Readonly<DaeConfig> = Object.freeze({
   liveness: { interval: 5000, misses: 3 },
   sampleInterval: 5000,
   logs: { maxBytes: 10 * 1024 * 1024, files: 5, maxLine: 64 * 1024 },
+  // 23555 once the dashboard is served there; until then the door is opened only when asked for.
+  http: null,
 });
 
 /** The most files a log may be kept in. */
@@ -113,6 +117,7 @@ const KEYS = new Map<string, Check | Map<string, Check>>([
   ['liveness', GROUPS.get('liveness')!],
   ['sampleInterval', wholeFrom(100)],
   ['logs', GROUPS.get('logs')!],
+  ['http', (value) => (value === null ? null : wholeFrom(0, 65535)(value) === null ? null : 'a port from 0 to 65535, or null (no HTTP door)')],
 ]);
 
 function found(value: unknown): string {

@@ -22,6 +22,8 @@ import { portTaken } from './ports.js';
 import { Leases } from './leases.js';
 import { dependentsOf, waitingFor } from './order.js';
 import { newSpec } from './new-spec.js';
+import { CONTENT_TYPE as METRICS_TYPE, formatMetrics } from './metrics.js';
+import type { HttpPage } from '../daemon/door.js';
 import { processStartTicks, sampleGroups } from './process.js';
 import { reapRun, scanRuns } from './runs.js';
 import { checkInstances, checkName, type DaemonSpec, type InstallOptions, type LanPlacement, type PersistedState } from './spec.js';
@@ -66,7 +68,7 @@ export class Dae extends Daemon {
   constructor(options: DaeOptions = {}) {
     const config = checkConfig(options.config ?? {}, 'config');
     // The supervisor's own DAE_* variables (if it runs under another dae) say nothing about it.
-    super({ name: 'Dae', host: config.host, port: config.port, env: {}, socket: false, limits: { authTimeout: AUTH_DEADLINE_MS } });
+    super({ name: 'Dae', host: config.host, port: config.port, ...(config.http !== null ? { http: config.http } : {}), env: {}, socket: false, limits: { authTimeout: AUTH_DEADLINE_MS } });
     this.config = config;
     this.paths = homePaths(options.home);
     this.#state = new StateStore(this.paths.state, (line) => this.#log(line), () => this.#unblock());
@@ -138,7 +140,8 @@ export class Dae extends Daemon {
       await super.start().catch((error: unknown) => {
         throw /EADDRINUSE/.test((error as Error).message) ? portTaken(this.config.host, this.config.port, error) : error;
       });
-      writePrivate(this.paths.portFile, `${this.port}\n`);
+      // Its doors, for whoever has the home (`dae dashboard`): `{"tcp": <port>, "http": <port or null>, "host": <address>}`.
+      writePrivate(this.paths.portFile, `${JSON.stringify({ tcp: this.port, http: this.doors().http ?? null, host: this.config.host })}\n`);
       this.#log(`supervisor pid ${process.pid} on ${this.config.host}:${this.port} and ${this.paths.socket}`);
       await this.#takeBack(state);
       // A full disk does not keep the supervisor down: what could not be written is retried.
@@ -428,6 +431,14 @@ export class Dae extends Daemon {
     // What its runs wrote before this call is shown.
     if (name !== null) await this.#logs.flush(name);
     return readLog(path, this.config.logs.files, since === undefined ? { lines } : { lines, since });
+  }
+
+  // `GET /metrics` on its HTTP door (read-only, like `list`).
+  protected override httpPage(path: string): HttpPage | null {
+    if (path !== '/metrics') return null;
+    const { user, system } = process.cpuUsage();
+    const daemons = this.#everyCopy().filter((managed) => this.#groups.get(managed.name)?.shows(managed) === true).map((managed) => ({ entry: managed.entry(), ...managed.usage }));
+    return { type: METRICS_TYPE, body: formatMetrics(daemons, { cpuSeconds: (user + system) / 1e6, residentBytes: process.memoryUsage.rss(), startTime: Date.now() / 1000 - process.uptime() }) };
   }
 
   protected override async openDoors(): Promise<void> {

@@ -497,6 +497,12 @@ export class Managed {
     return this.run !== null && (this.#status === 'online' || this.#status === 'starting' || this.#status === 'stopping');
   }
 
+  /** CPU seconds of the current run's process group as last sampled, and when the run started (s), for the metrics. */
+  get usage(): { cpuSeconds: number; startTime: number | null } {
+    const running = this.#running();
+    return { cpuSeconds: running && this.#lastSample !== null ? this.#lastSample.ticks / CLOCK_TICKS : 0, startTime: running ? this.run!.startedAt / 1000 : null };
+  }
+
   /** Its run was left by a previous supervisor (no child process of this one). */
   get adopted(): boolean {
     return this.#running() && this.#child === null;

@@ -5,7 +5,8 @@ import type { Protocol } from './config.js';
 import type { RestartMode } from './policy.js';
 import { parseHealth, parseReady } from './readiness.js';
 
-export type Status = 'waiting' | 'starting' | 'online' | 'stopping' | 'stopped' | 'backoff' | 'errored';
+export const STATUSES = ['waiting', 'starting', 'online', 'stopping', 'stopped', 'backoff', 'errored'] as const;
+export type Status = (typeof STATUSES)[number];
 
 /** One installed daemon, as asked for: never what is observed. */
 export interface DaemonSpec {
