@@ -361,7 +361,7 @@ async function lanEntries(machine: Machine): Promise<ListEntry[]> {
 async function addAndReach(lan: Lan, name: string): Promise<Reached> {
   const start = performance.now();
   const reached = lan.tracker.expect(name, () => true, start, Date.now());
-  await lan.manager.addNeed({ instancename: name, script: KV });
+  await lan.manager.addNeed({ instancename: name, script: KV, ready: 'report' });
   return reached;
 }
 
@@ -386,7 +386,9 @@ interface LocalInstall {
 /** `install` on the standalone Dae, then `whois` on the daemon's TCP port. */
 async function localInstall(dae: Dae, name: string): Promise<LocalInstall> {
   const start = performance.now();
-  const entry = await dae.install(name, KV);
+  // A dae daemon: online when it reports ready (under a burst on 2 cores, `auto` would call it online after readyAfter
+  // while it still loads, and the whois that follows would be refused).
+  const entry = await dae.install(name, KV, { ready: 'report' });
   const online = performance.now();
   if (entry.status !== 'online' || entry.ports.tcp === undefined) {
     const log = await dae.logs(name, { lines: 10 }).then((lines) => lines.join(' | '), () => '');
