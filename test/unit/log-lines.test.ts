@@ -111,3 +111,15 @@ test('a stored line shown as text, raw or JSON; a line from before stamps is sho
   assert.equal(showLine('old bare line', 'raw', 'kv', false), 'old bare line');
   assert.deepEqual(JSON.parse(showLine('old bare line', 'json', 'kv', false)), { time: null, stream: null, line: 'old bare line', name: 'kv' });
 });
+
+test('the log process\'s byte path stores exactly what the record path would, for any text in any chunking', () => {
+  const unit = fc.constantFrom('a', 'é', '\n', '\r', 'z', RUN_END, '€');
+  fc.assert(fc.property(fc.array(fc.string({ unit }), { maxLength: 20 }), fc.integer({ min: 4, max: 40 }), fc.integer({ min: 0, max: 3 }), (pieces, max, instance) => {
+    const bytes = new LineSplitter('err', max, instance);
+    const records = new LineSplitter('err', max, instance);
+    const viaBytes = pieces.map((piece, i) => bytes.format(Buffer.from(piece), 1_700_000_000_000 + i).toString('utf8')).join('');
+    const viaRecords = pieces.map((piece, i) => records.push(Buffer.from(piece), 1_700_000_000_000 + i).map(formatRecord).join('')).join('');
+    assert.equal(viaBytes, viaRecords);
+    assert.deepEqual(bytes.end(5), records.end(5));
+  }));
+});
