@@ -222,6 +222,11 @@ export abstract class Daemon extends EventEmitter {
     }
   }
 
+  /** Whether its HTTP door also takes WebSocket upgrades (sessions as on its `ws` door), for pages it serves there. */
+  protected upgradesHttp(): boolean {
+    return false;
+  }
+
   /** A page its HTTP door serves to GET beyond the identity at `/` (null: none); subclasses add theirs. Read-only:
    * no token is asked for, as for `GET /`. */
   protected httpPage(_path: string, _accept: string | undefined): HttpPage | null | Promise<HttpPage | null> {
@@ -277,7 +282,8 @@ export abstract class Daemon extends EventEmitter {
     }
     if (kind === 'http') (await import('./http.js')).serveHttp(server, this.#host());
     // `ws` itself is loaded at the door's first upgrade: it costs megabytes of memory.
-    const wss = kind === 'ws' ? (await import('./ws-door.js')).openWsDoor(server, this.#host(), (session) => this.#accept(session)) : null;
+    const upgrades = kind === 'ws' || this.upgradesHttp();
+    const wss = upgrades ? (await import('./ws-door.js')).openWsDoor(server, this.#host(), (session) => this.#accept(session), kind === 'http') : null;
     this.#gate.guardHttp(server);
     await this.#bind(server, kind, where);
     // Requests whose body is still arriving: at a stop, those not whole within the grace cannot be answered, and go.

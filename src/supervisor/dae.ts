@@ -433,6 +433,11 @@ export class Dae extends Daemon {
     return readLog(path, this.config.logs.files, since === undefined ? { lines } : { lines, since });
   }
 
+  // Its HTTP door's pages get their live feed on the same port: a WebSocket session (read-only without the token).
+  protected override upgradesHttp(): boolean {
+    return true;
+  }
+
   // `GET /metrics` on its HTTP door (read-only, like `list`).
   protected override httpPage(path: string): HttpPage | null {
     if (path !== '/metrics') return null;

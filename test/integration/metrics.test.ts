@@ -3,10 +3,12 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { once } from 'node:events';
 import { createRequire } from 'node:module';
+import { WebSocket } from 'ws';
 import { join } from 'node:path';
 import { formatMetrics } from '../../src/supervisor/metrics.js';
-import type { ListEntry } from '../../src/index.js';
+import { Client, type DaeError, type ListEntry } from '../../src/index.js';
 import { fixture, removeHomes, startDae, untilStatus } from '../helpers/supervisor.js';
 
 interface Family {
@@ -59,6 +61,26 @@ test('the supervisor\'s metrics parse as Prometheus text and tell the truth abou
     assert.equal(families.find((f) => f.name === 'dae_daemon_restarts_total')!.type, 'COUNTER');
     assert.ok(series(families, 'process_resident_memory_bytes')[0]!.value > 1e6);
     assert.ok(series(families, 'process_cpu_seconds_total')[0]!.value > 0);
+
+    // The live feed: a WebSocket session on the same port, read-only without the token.
+    const feed = await Client.connect({ url: `ws://127.0.0.1:${doors.http}` });
+    try {
+      assert.deepEqual(((await feed.call('list')) as ListEntry[]).map((entry) => `${entry.name}/${entry.instance}`), ['web/0', 'web/1', 'once/0']);
+      assert.equal(await feed.call('events'), true);
+      const pushed = new Promise<unknown[]>((resolve) => feed.on('push', (name: string, args: unknown[]) => name === 'event' && resolve(args)));
+      await dae.stopDaemon('once').catch(() => undefined);
+      await dae.startDaemon('once');
+      assert.equal(((await pushed)[0] as { name: string }).name, 'once');
+      await assert.rejects(feed.call('stop', 'web'), (error: DaeError) => error.code === 'ERR_AUTH_REQUIRED');
+    } finally {
+      feed.destroy();
+    }
+    // A page of another origin cannot open the feed.
+    const foreign = new WebSocket(`ws://127.0.0.1:${doors.http}`, { headers: { origin: 'http://evil.example' } });
+    const [, refused] = (await once(foreign, 'unexpected-response')) as [unknown, { statusCode: number }];
+    assert.equal(refused.statusCode, 403);
+    foreign.on('error', () => undefined);
+    foreign.terminate();
 
     // Other clients still get the JSON identity at `/`; a foreign page is refused.
     assert.equal(((await (await fetch(`http://127.0.0.1:${doors.http}/`)).json()) as { name: string }).name, 'Dae');
