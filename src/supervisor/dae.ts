@@ -12,8 +12,7 @@ import { acquireLock, homePaths, loadMachineIdentity, loadToken, prepareHome, re
 import type { LanLink } from './lan-link.js';
 import { LogLink } from './log-link.js';
 import { formatRecord, type Stream } from '../logs/lines.js';
-import { logFile } from '../logs/log-keeper.js';
-import { readLog, type LogsOptions } from '../logs/read.js';
+import type { LogsOptions } from '../logs/read.js';
 import { appendRotatingSync } from '../logs/rotating-file.js';
 import { Managed, type ListEntry, type StatusEvent } from './managed.js';
 import { Group, type ReloadResult } from './group.js';
@@ -22,7 +21,8 @@ import { portTaken } from './ports.js';
 import { Leases } from './leases.js';
 import { dependentsOf, waitingFor } from './order.js';
 import { newSpec } from './new-spec.js';
-import { CONTENT_TYPE as METRICS_TYPE, formatMetrics } from './metrics.js';
+import { CONTENT_TYPE as METRICS_TYPE, formatMetrics, ownFigures } from './metrics.js';
+import { SampleHistory } from './samples.js';
 import type { HttpPage } from '../daemon/door.js';
 import { processStartTicks, sampleGroups } from './process.js';
 import { reapRun, scanRuns } from './runs.js';
@@ -52,6 +52,7 @@ export class Dae extends Daemon {
   readonly paths: HomePaths;
   readonly #groups = new Map<string, Group>();
   readonly #subscribers = new Set<Guest>();
+  readonly #samples = new SampleHistory();
   readonly #state: StateStore;
   readonly #echo: boolean;
   #token = '';
@@ -81,6 +82,8 @@ export class Dae extends Daemon {
 
   commands = {
     list: { reply: 'daemons', run: () => this.list() },
+    /** The sampler's last samples of each copy (or of one daemon's): read-only, like `list`. */
+    samples: (name?: string) => this.#samples.get(typeof name === 'string' ? name : undefined),
     // Arguments (`--password=…`), cwd and environment names only to authenticated callers.
     info: { guest: true, run: (guest: Guest, name: string) => (guest.authenticated ? this.info(name) : this.publicInfo(name)) },
     install: { protected: true, run: (name: string, script: string, options: InstallOptions = {}) => this.install(name, script, options) },
@@ -331,6 +334,7 @@ export class Dae extends Daemon {
     this.#groups.delete(name);
     for (const managed of group.all()) this.#blocked.delete(managed);
     await this.#logs.forget(name);
+    this.#samples.forget(name);
     await this.#commit(`${name} is stopped, but still installed: uninstall it again`, () => undefined, () => this.#groups.set(name, group));
   }
 
@@ -402,6 +406,7 @@ export class Dae extends Daemon {
       const group = this.#local(name);
       checkInstances(count);
       await group.scale(count, (change, undo) => this.#commit(`${name} was not scaled`, change, undo));
+      this.#samples.forget(name, count);
       return group.entries();
     });
   }
@@ -424,13 +429,7 @@ export class Dae extends Daemon {
    * first; the supervisor's own with `name` null. */
   async logs(name: string | null, options: LogsOptions = {}): Promise<string[]> {
     if (name !== null) this.#get(name);
-    const { lines = 50, since } = options ?? {};
-    if (typeof lines !== 'number' || !Number.isInteger(lines) || lines < 0) throw new DaeError('ERR_BAD_ARGS', `lines must be a whole number, got ${JSON.stringify(lines)}`);
-    if (since !== undefined && (typeof since !== 'number' || !Number.isFinite(since))) throw new DaeError('ERR_BAD_ARGS', `since must be a time in ms since the epoch, got ${JSON.stringify(since)}`);
-    const path = name === null ? this.paths.log : logFile(this.paths.logs, name);
-    // What its runs wrote before this call is shown.
-    if (name !== null) await this.#logs.flush(name);
-    return readLog(path, this.config.logs.files, since === undefined ? { lines } : { lines, since });
+    return this.#logs.read(name, options);
   }
 
   // Its HTTP door's pages get their live feed on the same port: a WebSocket session (read-only without the token).
@@ -441,9 +440,8 @@ export class Dae extends Daemon {
   // `GET /metrics` on its HTTP door (read-only, like `list`).
   protected override httpPage(path: string): HttpPage | null {
     if (path !== '/metrics') return null;
-    const { user, system } = process.cpuUsage();
     const daemons = this.#everyCopy().filter((managed) => this.#groups.get(managed.name)?.shows(managed) === true).map((managed) => ({ entry: managed.entry(), ...managed.usage }));
-    return { type: METRICS_TYPE, body: formatMetrics(daemons, { cpuSeconds: (user + system) / 1e6, residentBytes: process.memoryUsage.rss(), startTime: Date.now() / 1000 - process.uptime() }) };
+    return { type: METRICS_TYPE, body: formatMetrics(daemons, ownFigures()) };
   }
 
   protected override async openDoors(): Promise<void> {
@@ -590,6 +588,9 @@ export class Dae extends Daemon {
     for (const managed of this.#everyCopy()) managed.sample(now, groups);
     // Which daemons' output is held back, for the next `list`.
     void this.#logs.poll();
+    // Subscribers get each tick's samples as they get status events.
+    const taken = this.#samples.record(this.list(), now);
+    for (const guest of this.#subscribers) guest.push('sample', taken);
     this.emit('sampled');
   }
 

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '../client/client.js';
 import { DaeError } from '../errors.js';
-import { fifoPath, parseFifoName, type LogStatus } from '../logs/log-keeper.js';
+import { fifoPath, logFile, parseFifoName, type LogStatus } from '../logs/log-keeper.js';
+import { readLog, type LogsOptions } from '../logs/read.js';
 import { RUN_END } from '../logs/lines.js';
 import type { RotationLimits } from '../logs/rotating-file.js';
 
@@ -123,6 +124,17 @@ export class LogLink {
         // gone already
       }
     }
+  }
+
+  /** `name`'s newest log lines as stored (the supervisor's own `dae.log` with null), oldest first; what its runs wrote
+   * before this call is among them. */
+  async read(name: string | null, options: LogsOptions = {}): Promise<string[]> {
+    const { lines = 50, since } = options ?? {};
+    if (typeof lines !== 'number' || !Number.isInteger(lines) || lines < 0) throw new DaeError('ERR_BAD_ARGS', `lines must be a whole number, got ${JSON.stringify(lines)}`);
+    if (since !== undefined && (typeof since !== 'number' || !Number.isFinite(since))) throw new DaeError('ERR_BAD_ARGS', `since must be a time in ms since the epoch, got ${JSON.stringify(since)}`);
+    if (name !== null) await this.flush(name);
+    const path = name === null ? join(this.#home, 'dae.log') : logFile(join(this.#home, 'logs'), name);
+    return readLog(path, this.#limits.files, since === undefined ? { lines } : { lines, since });
   }
 
   /** Waits until every whole line in `name`'s pipes is in its log (a failure is let go: the log is read as it is). */

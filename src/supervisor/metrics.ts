@@ -1,5 +1,5 @@
 // `GET /metrics` on the supervisor's HTTP door: its daemons and itself in Prometheus's text format (version 0.0.4).
-// Pure: the figures come in, the text goes out.
+// The figures come in, the text goes out (and `ownFigures` reads this process's).
 import type { ListEntry } from './managed.js';
 import { STATUSES } from './spec.js';
 
@@ -20,6 +20,12 @@ export interface ProcessFigures {
 }
 
 export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+/** This process's own figures, now. */
+export function ownFigures(): ProcessFigures {
+  const { user, system } = process.cpuUsage();
+  return { cpuSeconds: (user + system) / 1e6, residentBytes: process.memoryUsage.rss(), startTime: Date.now() / 1000 - process.uptime() };
+}
 
 // A label value: backslash, double quote and newline escaped.
 function label(value: string): string {

@@ -72,6 +72,13 @@ test('the supervisor\'s metrics parse as Prometheus text and tell the truth abou
       await dae.startDaemon('once');
       assert.equal(((await pushed)[0] as { name: string }).name, 'once');
       await assert.rejects(feed.call('stop', 'web'), (error: DaeError) => error.code === 'ERR_AUTH_REQUIRED');
+      // Each sampler tick reaches the feed: a sample of every running copy.
+      const tick = new Promise<Array<{ name: string; instance: number; samples: number[][] }>>((resolve) => feed.on('push', (name: string, args: unknown[]) => name === 'sample' && resolve(args[0] as never)));
+      const copies = (await tick).map((copy) => `${copy.name}/${copy.instance}`);
+      assert.ok(copies.includes('web/0') && copies.includes('web/1'), copies.join(', '));
+      const kept = (await feed.call('samples', 'web')) as Array<{ instance: number; samples: Array<[number, number, number]> }>;
+      assert.deepEqual(kept.map((copy) => copy.instance).sort(), [0, 1]);
+      assert.ok(kept.every((copy) => copy.samples.length >= 1 && copy.samples.every(([at, , memory]) => at <= Date.now() && memory > 0)));
     } finally {
       feed.destroy();
     }
