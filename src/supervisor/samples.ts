@@ -21,11 +21,11 @@ export class SampleHistory {
     this.#kept = kept;
   }
 
-  /** One tick of the sampler: a sample of each copy that runs (a copy that does not gets none). */
+  /** One tick of the sampler: a sample of each copy that runs and was measured (one not yet sampled gets none). */
   record(entries: readonly ListEntry[], at: number): CopySamples[] {
     const taken: CopySamples[] = [];
     for (const entry of entries) {
-      if (entry.pid === null) continue;
+      if (entry.pid === null || entry.memory === 0) continue;
       const key = `${entry.name}\u0000${entry.instance}`;
       let ring = this.#rings.get(key);
       if (ring === undefined) this.#rings.set(key, (ring = { name: entry.name, instance: entry.instance, samples: [] }));
