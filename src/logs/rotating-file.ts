@@ -2,7 +2,7 @@
 // write would take it over `maxBytes` (`name.log` → `.1` → … → `.{files-1}`, the oldest removed), so no line is lost or
 // split by rotation and the files never hold more than `maxBytes × files`. Opened without following links, 0600.
 import { closeSync, constants, fstatSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 
 const { O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_WRONLY } = constants;
 // Never through a link; a fresh file after a rotation never replaces an entry someone put there meanwhile.
@@ -155,13 +155,4 @@ export function appendRotatingSync(path: string, text: string, limits: RotationL
 
 function ignoreMissing(error: NodeJS.ErrnoException): void {
   if (error.code !== 'ENOENT') throw error;
-}
-
-/** Bytes a log takes on disk, every rotated file included. */
-export async function diskUse(path: string, files: number): Promise<number> {
-  let total = 0;
-  for (const name of [path, ...Array.from({ length: files }, (_, i) => `${path}.${i + 1}`)]) {
-    total += await stat(name).then((stats) => stats.size, () => 0);
-  }
-  return total;
 }

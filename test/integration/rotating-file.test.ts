@@ -5,7 +5,15 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { diskUse, mustRotate, RotatingFile } from '../../src/logs/rotating-file.js';
+import { stat } from 'node:fs/promises';
+import { mustRotate, RotatingFile } from '../../src/logs/rotating-file.js';
+
+// Bytes a log takes on disk, every rotated file included.
+async function diskUse(path: string, files: number): Promise<number> {
+  let total = 0;
+  for (const name of [path, ...Array.from({ length: files }, (_, i) => `${path}.${i + 1}`)]) total += await stat(name).then((stats) => stats.size, () => 0);
+  return total;
+}
 
 const dir = mkdtempSync(join(tmpdir(), 'dae-rotate-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
