@@ -505,7 +505,8 @@ export class Managed {
 
   /** Its run was left by a previous supervisor (no child process of this one). */
   get adopted(): boolean {
-    return this.#running() && this.#child === null;
+    // (A run being spawned has no child yet either, nor a pid: it is not adopted.)
+    return this.#running() && this.#child === null && this.run!.pid !== null;
   }
 
   /** No run of it has ended yet (it never ran, or runs its first). */
