@@ -13,7 +13,7 @@ import { parseRecord } from '../src/logs/lines.js';
 import { startCliSupervisor, type CliSupervisor } from './lib/dae-cli.js';
 import { startRunEnvironment } from './lib/run-env.js';
 import { median, percentile, sorted } from './lib/stats.js';
-import { formatNumber, formatSuite, type Figure, type SuiteResult } from './lib/report.js';
+import { formatNumber, formatSuite, type Figure, type SuiteResult, type SuiteOptions } from './lib/report.js';
 
 const WRITER = fileURLToPath(new URL('./fixtures/log-writer.js', import.meta.url));
 const TOTAL_BYTES = 64 * 1024 * 1024;
@@ -22,10 +22,6 @@ const LOGS = { maxBytes: 4 * 1024 * 1024, files: 3, maxLine: 64 * 1024 };
 const PING_GAP_MS = 5;
 // Below the ephemeral range (32768+), apart from the other suites' ports.
 const PORTS = { tcp: 13600, http: 13700, ws: 13800 };
-
-export interface LogsBenchOptions {
-  log?: (line: string) => void;
-}
 
 interface Round {
   /** MB/s of the program's output (its own bytes, stamps not counted). */
@@ -114,7 +110,7 @@ async function throughDae(supervisor: CliSupervisor, lineBytes: number, round: n
   }
 }
 
-export async function runLogs(options: LogsBenchOptions = {}): Promise<SuiteResult> {
+export async function runLogs(options: SuiteOptions = {}): Promise<SuiteResult> {
   const log = options.log ?? (() => undefined);
   const started = performance.now();
   const load = loadavg()[0]!;

@@ -11,16 +11,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Dae } from '../src/index.js';
 import { median } from './lib/stats.js';
-import type { SuiteResult } from './lib/report.js';
+import type { SuiteOptions, SuiteResult } from './lib/report.js';
 
 const PLAIN = fileURLToPath(new URL('../test/fixtures/daemons/plain.js', import.meta.url));
 const ROUNDS = 15;
 // Below the ephemeral range (32768+): a client socket of the connect loop never takes the port the program binds.
 const PORT_BASE = 13100;
-
-export interface ProgramsBenchOptions {
-  log?: (line: string) => void;
-}
 
 function accepting(port: number): Promise<void> {
   return new Promise((resolve) => {
@@ -57,7 +53,7 @@ async function installed(dae: Dae, name: string, ready: 'none' | 'port'): Promis
   return ms;
 }
 
-export async function runPrograms(options: ProgramsBenchOptions = {}): Promise<SuiteResult> {
+export async function runPrograms(options: SuiteOptions = {}): Promise<SuiteResult> {
   const log = options.log ?? (() => undefined);
   const began = Date.now();
   const home = mkdtempSync(join(tmpdir(), 'dae-bench-'));

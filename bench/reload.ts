@@ -11,7 +11,7 @@ import { startCliSupervisor } from './lib/dae-cli.js';
 import { startPm2, type Pm2 } from './lib/pm2.js';
 import { startRunEnvironment } from './lib/run-env.js';
 import { median } from './lib/stats.js';
-import { formatNumber, formatSuite, type Figure, type SuiteResult } from './lib/report.js';
+import { formatNumber, formatSuite, type Figure, type SuiteResult, type SuiteOptions } from './lib/report.js';
 import { untilAccepting } from './lib/accept.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/tcp-daemon.js', import.meta.url));
@@ -20,10 +20,6 @@ const CALLS_BETWEEN = 2000;
 const CLIENTS = { tcp: 100, http: 20 };
 // Below the ephemeral range (32768+), apart from the supervisor suite's ports.
 const PORTS = { dae: 19500, pm2Fork: 19600, pm2Cluster: 19700 };
-
-export interface ReloadBenchOptions {
-  log?: (line: string) => void;
-}
 
 interface Outcome {
   counts: LoadCounts;
@@ -81,7 +77,7 @@ async function pm2Run(pm2: Pm2, cluster: number | undefined, port: number, log: 
 }
 
 /** Runs the reload suite. */
-export async function runReload(options: ReloadBenchOptions = {}): Promise<SuiteResult> {
+export async function runReload(options: SuiteOptions = {}): Promise<SuiteResult> {
   const started = performance.now();
   const load = loadavg()[0] ?? NaN;
   const log = (line: string): void => options.log?.(`${((performance.now() - started) / 1000).toFixed(1).padStart(5)} s  ${line}`);

@@ -36,6 +36,11 @@ export interface SuiteResult {
   readonly seconds: number;
 }
 
+/** What a suite is given: where its progress lines go. */
+export interface SuiteOptions {
+  log?: (line: string) => void;
+}
+
 export type Verdict = 'ok' | 'below' | null;
 
 /** value / baseline, or NaN without a baseline. */

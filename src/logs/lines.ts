@@ -77,9 +77,7 @@ export class LineSplitter {
    */
   format(chunk: Buffer, now: number): Buffer {
     // One stamp a millisecond: a flood of small chunks does not format the time for each.
-    if (this.#prefix === null || this.#prefix.time !== now) {
-      this.#prefix = { time: now, bytes: Buffer.from(`${new Date(now).toISOString()} ${this.#stream}${this.#instance === 0 ? '' : `@${this.#instance}`} `) };
-    }
+    if (this.#prefix === null || this.#prefix.time !== now) this.#prefix = { time: now, bytes: Buffer.from(stamp(now, this.#stream, this.#instance)) };
     const prefix = this.#prefix.bytes;
     // First the line ends, then one buffer of the right size filled in order: no object per line on the way.
     const ends: number[] = [];
@@ -164,9 +162,14 @@ function endsWithMarker(chunk: Buffer, start: number, end: number): boolean {
   return from >= start && chunk[from] === 0 && chunk.compare(RUN_END_BYTES, 0, RUN_END_BYTES.length, from, end) === 0;
 }
 
+// What a stored line starts with: `<ISO time> <stream>[@<instance>] `.
+function stamp(time: number, stream: Stream, instance = 0): string {
+  return `${new Date(time).toISOString()} ${stream}${instance === 0 ? '' : `@${instance}`} `;
+}
+
 /** The stored form of a record: one text line, newline included. */
 export function formatRecord(record: LogRecord): string {
-  return `${new Date(record.time).toISOString()} ${record.stream}${record.instance ? `@${record.instance}` : ''} ${record.line}\n`;
+  return `${stamp(record.time, record.stream, record.instance)}${record.line}\n`;
 }
 
 const STORED = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (out|err)(?:@(\d{1,2}))? (.*)$/s;

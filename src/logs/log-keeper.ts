@@ -41,6 +41,12 @@ export interface LogStatus {
   lost: number;
 }
 
+/** Where the log process of a home keeps its things: the pipes, the logs, its socket, and the supervisor's own log
+ * (which it only appends to). */
+export function logHome(home: string): { fifoDir: string; logDir: string; socket: string; ownLog: string } {
+  return { fifoDir: join(home, 'run', 'fifo'), logDir: join(home, 'logs'), socket: join(home, 'run', 'log.sock'), ownLog: join(home, 'dae.log') };
+}
+
 /** Bytes waiting to be written for one daemon past which its pipes are no longer read (with up to 256 KiB read after
  * it, about the most a SIGKILL of this process can lose, besides one partial line per pipe). */
 export const HIGH_WATER = 1024 * 1024;
@@ -65,12 +71,20 @@ interface Watched {
   queued: Buffer[];
   /** The write under way. */
   pumping: Promise<void> | null;
-  /** Bytes ever queued, and ever written or lost. */
+  /** Bytes ever queued, and ever written or lost (their difference is what is pending). */
   queuedBytes: number;
   doneBytes: number;
   /** By instance. */
   pipes: Map<number, Pipe[]>;
-  status: LogStatus;
+  status: Omit<LogStatus, 'pending'>;
+}
+
+function pending(watched: Watched): number {
+  return watched.queuedBytes - watched.doneBytes;
+}
+
+function pipesOf(watched: Watched): Pipe[] {
+  return [...watched.pipes.values()].flat();
 }
 
 /** Where a daemon's pipe is. */
@@ -108,7 +122,7 @@ export class LogKeeper extends Daemon {
     watch: { protected: true, run: (name: string, instance: number = 0) => this.watch(name, instance) },
     unwatch: { protected: true, run: (name: string) => this.unwatch(name) },
     flush: { protected: true, run: (name: string) => this.flush(name) },
-    status: (): Record<string, LogStatus> => Object.fromEntries([...this.#watched].map(([name, w]) => [name, { ...w.status }])),
+    status: (): Record<string, LogStatus> => Object.fromEntries([...this.#watched].map(([name, w]) => [name, { ...w.status, pending: pending(w) }])),
   };
 
   /** Starts, and takes up every pipe a previous log process left. */
@@ -138,7 +152,7 @@ export class LogKeeper extends Daemon {
         await file.close();
         return this.watch(name, instance);
       }
-      watched = { file, queued: [], pumping: null, queuedBytes: 0, doneBytes: 0, pipes: new Map(), status: { reading: true, pending: 0, held: 0, lost: 0 } };
+      watched = { file, queued: [], pumping: null, queuedBytes: 0, doneBytes: 0, pipes: new Map(), status: { reading: true, held: 0, lost: 0 } };
       this.#watched.set(name, watched);
     }
     if (watched.pipes.has(instance)) return true;
@@ -176,7 +190,7 @@ export class LogKeeper extends Daemon {
   async flush(name: string): Promise<boolean> {
     const watched = this.#watched.get(name);
     if (watched === undefined) return false;
-    this.#write(name, watched, Buffer.concat([...watched.pipes.values()].flat().map((pipe) => this.#drain(pipe))));
+    this.#write(name, watched, Buffer.concat(pipesOf(watched).map((pipe) => this.#drain(pipe))));
     await this.#written(watched, watched.queuedBytes);
     return true;
   }
@@ -188,7 +202,7 @@ export class LogKeeper extends Daemon {
     if (watched === undefined) return false;
     this.#watched.delete(name);
     const stored: Buffer[] = [];
-    for (const pipe of [...watched.pipes.values()].flat()) {
+    for (const pipe of pipesOf(watched)) {
       pipe.socket.pause();
       // The last words of runs that just stopped.
       stored.push(this.#drain(pipe), Buffer.from(pipe.splitter.end(Date.now()).map(formatRecord).join('')));
@@ -234,8 +248,7 @@ export class LogKeeper extends Daemon {
     if (stored.length === 0) return;
     watched.queued.push(stored);
     watched.queuedBytes += stored.length;
-    watched.status.pending += stored.length;
-    if (watched.status.pending >= HIGH_WATER && watched.status.reading) this.#reading(watched, false);
+    if (pending(watched) >= HIGH_WATER && watched.status.reading) this.#reading(watched, false);
     this.#pump(name, watched);
   }
 
@@ -249,9 +262,8 @@ export class LogKeeper extends Daemon {
       if (status.lost === 0) this.#say(`${name}: cannot write ${watched.file.path}: ${error.message} (lines are lost until it can)`);
       for (let at = batch.indexOf(0x0a); at !== -1; at = batch.indexOf(0x0a, at + 1)) status.lost++;
     }).then(() => {
-      status.pending -= batch.length;
       watched.doneBytes += batch.length;
-      if (!status.reading && status.pending < HIGH_WATER / 2) this.#reading(watched, true);
+      if (!status.reading && pending(watched) < HIGH_WATER / 2) this.#reading(watched, true);
       watched.pumping = null;
       this.#pump(name, watched);
     });
@@ -265,7 +277,7 @@ export class LogKeeper extends Daemon {
   #reading(watched: Watched, on: boolean): void {
     watched.status.reading = on;
     if (!on) watched.status.held++;
-    for (const pipe of [...watched.pipes.values()].flat()) {
+    for (const pipe of pipesOf(watched)) {
       if (on) pipe.socket.resume();
       else pipe.socket.pause();
     }

@@ -1,8 +1,7 @@
 // The log process's entry, one per home, started detached by the supervisor so that it outlives it:
 // `node main.js <home> <limits as JSON>`. It says it is up on the IPC channel its starter opened, then lets it go.
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { LogKeeper } from './log-keeper.js';
+import { LogKeeper, logHome } from './log-keeper.js';
 
 const HOME_CHECK_MS = 2000;
 const [home, limits] = process.argv.slice(2);
@@ -10,8 +9,8 @@ if (home === undefined || limits === undefined) {
   console.error('usage: main.js <home> <limits JSON>');
   process.exit(2);
 }
-const socket = join(home, 'run', 'log.sock');
-const keeper = new LogKeeper({ fifoDir: join(home, 'run', 'fifo'), logDir: join(home, 'logs'), socket, limits: JSON.parse(limits), ownLog: join(home, 'dae.log') });
+const { fifoDir, logDir, socket, ownLog } = logHome(home);
+const keeper = new LogKeeper({ fifoDir, logDir, socket, limits: JSON.parse(limits), ownLog });
 const stop = (): void => void keeper.stop().then(() => process.exit(0), () => process.exit(1));
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

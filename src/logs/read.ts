@@ -106,15 +106,16 @@ export function followLog(path: string, write: (line: string) => void): Followin
   let busy: Promise<void> = Promise.resolve();
   let stopped = false;
 
+  const buffer = Buffer.alloc(CHUNK);
   const drain = async (): Promise<void> => {
     if (handle === null) return;
     // Cut back (a write a full disk refused is taken back): what was read past the new end is gone.
-    if ((await handle.stat()).size < position) {
-      position = (await handle.stat()).size;
+    const { size } = await handle.stat();
+    if (size < position) {
+      position = size;
       carry = '';
     }
     for (;;) {
-      const buffer = Buffer.alloc(CHUNK);
       const { bytesRead } = await handle.read(buffer, 0, CHUNK, position);
       if (bytesRead === 0) return;
       position += bytesRead;

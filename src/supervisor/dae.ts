@@ -440,7 +440,8 @@ export class Dae extends Daemon {
   // `GET /metrics` on its HTTP door (read-only, like `list`).
   protected override httpPage(path: string): HttpPage | null {
     if (path !== '/metrics') return null;
-    const daemons = this.#everyCopy().filter((managed) => this.#groups.get(managed.name)?.shows(managed) === true).map((managed) => ({ entry: managed.entry(), ...managed.usage }));
+    // The copies `list` shows (a reload's new and old runs are not).
+    const daemons = [...this.#groups.values()].flatMap((group) => group.members).map((managed) => ({ entry: managed.entry(), ...managed.usage }));
     return { type: METRICS_TYPE, body: formatMetrics(daemons, ownFigures()) };
   }
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '../client/client.js';
 import { DaeError } from '../errors.js';
-import { fifoPath, logFile, parseFifoName, type LogStatus } from '../logs/log-keeper.js';
+import { fifoPath, logFile, logHome, parseFifoName, type LogStatus } from '../logs/log-keeper.js';
 import { readLog, type LogsOptions } from '../logs/read.js';
 import { RUN_END } from '../logs/lines.js';
 import type { RotationLimits } from '../logs/rotating-file.js';
@@ -42,8 +42,7 @@ export class LogLink {
   constructor(home: string, limits: RotationLimits & { maxLine: number }, log: (line: string) => void = () => undefined) {
     this.#home = home;
     this.#limits = limits;
-    this.#fifoDir = join(home, 'run', 'fifo');
-    this.#socket = join(home, 'run', 'log.sock');
+    ({ fifoDir: this.#fifoDir, socket: this.#socket } = logHome(home));
     this.#log = log;
   }
 
@@ -76,18 +75,10 @@ export class LogLink {
   /** Pipes for a run of `name`'s `instance`, read by the log process (which makes them the first time). */
   async pipes(name: string, instance = 0): Promise<LogPipes> {
     await this.#call('watch', name, instance);
-    const paths = this.#paths(name, instance);
     this.#marker(name, instance);
     // A description of its own for each run, blocking: a Node run makes its stdout non-blocking, which would otherwise
     // reach the next run (and its children) through a shared one.
-    const out = openSync(paths[0]!, constants.O_RDWR | constants.O_NOFOLLOW);
-    let err: number;
-    try {
-      err = openSync(paths[1]!, constants.O_RDWR | constants.O_NOFOLLOW);
-    } catch (error) {
-      closeSync(out);
-      throw error;
-    }
+    const [out, err] = this.#open(name, instance, constants.O_RDWR | constants.O_NOFOLLOW) as [number, number];
     return { out, err, close: () => [out, err].forEach((fd) => closeSync(fd)) };
   }
 
@@ -133,7 +124,8 @@ export class LogLink {
     if (typeof lines !== 'number' || !Number.isInteger(lines) || lines < 0) throw new DaeError('ERR_BAD_ARGS', `lines must be a whole number, got ${JSON.stringify(lines)}`);
     if (since !== undefined && (typeof since !== 'number' || !Number.isFinite(since))) throw new DaeError('ERR_BAD_ARGS', `since must be a time in ms since the epoch, got ${JSON.stringify(since)}`);
     if (name !== null) await this.flush(name);
-    const path = name === null ? join(this.#home, 'dae.log') : logFile(join(this.#home, 'logs'), name);
+    const { ownLog, logDir } = logHome(this.#home);
+    const path = name === null ? ownLog : logFile(logDir, name);
     return readLog(path, this.#limits.files, since === undefined ? { lines } : { lines, since });
   }
 
@@ -179,8 +171,16 @@ export class LogLink {
     this.#client = null;
   }
 
-  #paths(name: string, instance: number): string[] {
-    return [fifoPath(this.#fifoDir, name, 'out', instance), fifoPath(this.#fifoDir, name, 'err', instance)];
+  // Both pipes of an instance opened with `flags`, or neither (the error thrown).
+  #open(name: string, instance: number, flags: number): number[] {
+    const fds: number[] = [];
+    try {
+      for (const stream of ['out', 'err'] as const) fds.push(openSync(fifoPath(this.#fifoDir, name, stream, instance), flags));
+    } catch (error) {
+      for (const fd of fds) closeSync(fd);
+      throw error;
+    }
+    return fds;
   }
 
   // Opened once per instance (also for a run adopted from an earlier supervisor, whose pipes exist already).
@@ -188,19 +188,13 @@ export class LogLink {
     const key = `${name}@${instance}`;
     let fds = this.#markers.get(key);
     if (fds === undefined) {
-      fds = [];
-      for (const path of this.#paths(name, instance)) {
-        try {
-          fds.push(openSync(path, constants.O_RDWR | constants.O_NOFOLLOW | constants.O_NONBLOCK));
-        } catch {
-          // no pipe (yet)
-        }
+      try {
+        fds = this.#open(name, instance, constants.O_RDWR | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+      } catch {
+        // no pipes (yet)
+        return [];
       }
-      if (fds.length === 2) this.#markers.set(key, fds);
-      else {
-        for (const fd of fds) closeSync(fd);
-        fds = [];
-      }
+      this.#markers.set(key, fds);
     }
     return fds;
   }
