@@ -718,7 +718,7 @@ export async function runLan(options: LanBenchOptions = {}): Promise<SuiteResult
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const local = new Dae({ home: localHome, config: { port: 0, portrangestart: LOCAL_PORTS, readyTimeout: READY_TIMEOUT_MS } });
+  const local = new Dae({ home: localHome, config: { port: 0, http: null, portrangestart: LOCAL_PORTS, readyTimeout: READY_TIMEOUT_MS } });
   try {
     await local.start();
     const results: BackendResult[] = [];

@@ -57,7 +57,7 @@ export async function runPrograms(options: SuiteOptions = {}): Promise<SuiteResu
   const log = options.log ?? (() => undefined);
   const began = Date.now();
   const home = mkdtempSync(join(tmpdir(), 'dae-bench-'));
-  const dae = new Dae({ home, config: { port: 0, portrangestart: { tcp: PORT_BASE, http: PORT_BASE + 100, ws: PORT_BASE + 200 } } });
+  const dae = new Dae({ home, config: { port: 0, http: null, portrangestart: { tcp: PORT_BASE, http: PORT_BASE + 100, ws: PORT_BASE + 200 } } });
   await dae.start();
   const times = { none: [] as number[], bareSpawn: [] as number[], port: [] as number[], bareConnect: [] as number[] };
   try {

@@ -56,8 +56,10 @@ for (const [name, script] of Object.entries(samples)) {
 }
 const services = await served;
 const port = (name: string): number | undefined => services.find((service) => service.instancename === name)?.ports.tcp;
+const http = dae.identity().ports.http;
 console.log(`
 dae supervisor pid ${process.pid}, home ${dae.paths.root}; LAN manager on ws ${lan.identity().ports.ws}, home ${lanHome.root}
+  dashboard   ${http === undefined ? 'off (see the log above)' : `http://127.0.0.1:${http}/      (signed in: DAE_HOME=${home} npx dae dashboard --token)`}
   supervisor  printf 'list\\n' | nc -N 127.0.0.1 ${dae.port}      (or: DAE_HOME=${home} npx dae list)
   LAN         printf 'services\\n' | nc -N 127.0.0.1 ${lan.port}      (or: DAE_HOME=${home} npx dae needs)
   kv          printf 'all\\n' | nc -N 127.0.0.1 ${port('kv')}

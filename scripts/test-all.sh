@@ -7,6 +7,7 @@ need=()
 command -v nc >/dev/null 2>&1 && nc -h 2>&1 | grep -q OpenBSD || need+=(netcat-openbsd)
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"

@@ -76,7 +76,8 @@ function recordedPids(home: string): number[] {
 export async function startCliSupervisor(config: Record<string, unknown>, marker: string): Promise<CliSupervisor> {
   const cwd = mkdtempSync(join(tmpdir(), 'dae-bench-cwd-'));
   const home = mkdtempSync(join(tmpdir(), 'dae-bench-'));
-  writeFileSync(join(cwd, 'daeconfig.json'), `${JSON.stringify(config, null, 2)}\n`);
+  // Its HTTP door as by default, on a port of the OS's (two may run at once).
+  writeFileSync(join(cwd, 'daeconfig.json'), `${JSON.stringify({ http: 0, ...config }, null, 2)}\n`);
   let pid = NaN;
   let client: Client | undefined;
   const seen = new Set<number>();

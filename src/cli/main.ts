@@ -11,6 +11,7 @@ import { showAndFollow, showLine } from './logs.js';
 import { readLog } from '../logs/read.js';
 import { MAX_LOG_FILES } from '../supervisor/config.js';
 import { addLanCommands } from './lan.js';
+import { dashboard, openUrl } from './dashboard.js';
 import { colour, json, jsonLine, out } from './output.js';
 import { collect, keyValue, since, whole } from './parse.js';
 import { send } from './send.js';
@@ -184,6 +185,17 @@ program
     const print = (line: string): void => void out(`${showLine(line, view, name ?? 'dae', (info?.instances ?? 1) > 1)}\n`);
     if (options.follow) await showAndFollow(info?.log ?? home().log, history, print);
     else (await history()).forEach(print);
+  });
+
+program
+  .command('dashboard')
+  .description("print the address of the supervisor's web dashboard (and its metrics at /metrics)")
+  .option('--token', 'sign in through the address: it carries the token (in its #fragment, which no server sees)')
+  .option('--open', 'open it in the desktop browser too')
+  .action(async (options: { token?: boolean; open?: boolean }) => {
+    const url = await dashboard(home(), options);
+    out(`${url}\n`);
+    if (options.open && !(await openUrl(url))) process.stderr.write('dae: no browser could be opened (xdg-open): open the address above\n');
   });
 
 program

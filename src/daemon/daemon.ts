@@ -233,6 +233,13 @@ export abstract class Daemon extends EventEmitter {
     return null;
   }
 
+  /** Opens an HTTP door on `port` of `host` (from `openDoors`, for a subclass whose door may fail without failing the
+   * start); resolves with the port. */
+  protected async listenHttpDoor(port: number, host: string): Promise<number> {
+    this.#ports.http = await this.#listenHttp('http', { port, host });
+    return this.#ports.http;
+  }
+
   /** Opens further doors after the TCP one; subclasses extend it. */
   protected async openDoors(): Promise<void> {}
 

@@ -19,6 +19,8 @@ export interface DoorHost extends SessionHost {
 export interface HttpPage {
   type: string;
   body: string | Buffer;
+  /** More headers (a page's Content-Security-Policy, say). */
+  headers?: Record<string, string>;
 }
 
 /** An open door: closed gracefully at stop, destroyed after the stop deadline. */

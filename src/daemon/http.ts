@@ -79,7 +79,7 @@ export function serveHttp(server: Server, host: DoorHost): void {
 
 async function handle(req: IncomingMessage, res: ServerResponse, host: DoorHost): Promise<void> {
   if (!isAllowedHost(req.headers.host, host.allowHosts)) return fail(res, { code: 'ERR_FORBIDDEN', message: `Host ${JSON.stringify(req.headers.host ?? '')} is not a loopback or configured name` });
-  if (!isAllowedOrigin(req.headers.origin, host.allowOrigins)) return fail(res, { code: 'ERR_FORBIDDEN', message: `Origin ${req.headers.origin} is not allowed` });
+  if (!isAllowedOrigin(req.headers.origin, host.allowOrigins, req.headers.host, host.allowHosts)) return fail(res, { code: 'ERR_FORBIDDEN', message: `Origin ${req.headers.origin} is not allowed` });
   const origin = req.headers.origin;
   if (origin !== undefined) {
     // Only allowed origins get here: let their pages read the answers, and answer the preflight.
@@ -94,7 +94,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, host: DoorHost)
   if (req.method === 'GET' || req.method === 'HEAD') {
     const page = await host.page(path, req.headers.accept);
     if (page !== null) {
-      res.writeHead(200, { 'content-type': page.type, 'content-length': Buffer.byteLength(page.body), 'cache-control': 'no-store' });
+      res.writeHead(200, { ...page.headers, 'content-type': page.type, 'content-length': Buffer.byteLength(page.body), 'cache-control': 'no-store' });
       return void res.end(req.method === 'HEAD' ? undefined : page.body);
     }
   }

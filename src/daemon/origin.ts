@@ -20,8 +20,14 @@ export function isAllowedHost(header: string | undefined, allowHosts: readonly s
   return LOOPBACK_HOST.test(name) || allowHosts.some((allowed) => allowed === '*' || allowed.toLowerCase() === name);
 }
 
-/** No `Origin` (curl, scripts) passes; a browser's `Origin` must be in the allow-list (empty by default). */
-export function isAllowedOrigin(origin: string | undefined, allowOrigins: readonly string[]): boolean {
+/**
+ * No `Origin` (curl, scripts) passes; a browser's `Origin` must be in the allow-list (empty by default) or be the
+ * door's own: `http://` and the request's `Host`, when that names loopback or a configured name (a page the door served
+ * itself). Never through `*`: a rebound name would be its own origin.
+ */
+export function isAllowedOrigin(origin: string | undefined, allowOrigins: readonly string[], hostHeader?: string, allowHosts: readonly string[] = []): boolean {
   if (origin === undefined) return true;
+  const own = hostHeader !== undefined && origin.toLowerCase() === `http://${hostHeader.trim().toLowerCase()}`;
+  if (own && isAllowedHost(hostHeader, allowHosts.filter((name) => name !== '*'))) return true;
   return allowOrigins.includes(origin);
 }

@@ -67,7 +67,7 @@ export function wsServer(host: DoorHost, accept: (session: Session) => void): We
     maxPayload: 2 * max,
     verifyClient: ({ origin, req }: { origin: string | undefined; req: { headers: Record<string, string | string[] | undefined> } }, done: (ok: boolean, code?: number, message?: string) => void) => {
       const hostHeader = req.headers.host;
-      const ok = isAllowedHost(typeof hostHeader === 'string' ? hostHeader : undefined, host.allowHosts) && isAllowedOrigin(origin || undefined, host.allowOrigins);
+      const ok = isAllowedHost(typeof hostHeader === 'string' ? hostHeader : undefined, host.allowHosts) && isAllowedOrigin(origin || undefined, host.allowOrigins, typeof hostHeader === 'string' ? hostHeader : undefined, host.allowHosts);
       if (ok) done(true);
       else done(false, 403, 'Forbidden: Origin or Host not allowed');
     },

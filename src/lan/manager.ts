@@ -82,6 +82,8 @@ interface ExitReport {
 interface MachineSession {
   record: MachineRecord;
   lease: MachineLease;
+  /** When it registered or last sent a heartbeat (ISO 8601). */
+  heartbeat: string;
 }
 
 function checkMachine(input: unknown): MachineRecord & { running: RunningCopy[]; key: string } {
@@ -262,10 +264,13 @@ export class LanManager extends Daemon {
   }
 
   /** The registered machines, each with the second process refused for its id, when there was one (a cloned home). */
-  async machines(): Promise<Array<MachineRecord & { clone?: { address: string; remote: string; at: string } }>> {
+  /** Registered machines; `heartbeat`: when the one connected to this manager was last heard from (null: another). */
+  async machines(): Promise<Array<MachineRecord & { heartbeat: string | null; clone?: { address: string; remote: string; at: string } }>> {
     return (await this.registry.listMachines()).map((machine) => {
       const clone = this.#clones.get(machine.id);
-      const shown: MachineRecord & { clone?: { address: string; remote: string; at: string } } = { id: machine.id, address: machine.address, allowedscripts: machine.allowedscripts };
+      const guest = this.#byMachine.get(machine.id);
+      const heartbeat = guest === undefined ? null : (this.#sessions.get(guest)?.heartbeat ?? null);
+      const shown: MachineRecord & { heartbeat: string | null; clone?: { address: string; remote: string; at: string } } = { id: machine.id, address: machine.address, allowedscripts: machine.allowedscripts, heartbeat };
       if (clone !== undefined) shown.clone = { address: clone.address, remote: clone.remote, at: clone.at };
       return shown;
     });
@@ -298,7 +303,7 @@ export class LanManager extends Daemon {
     } finally {
       this.#registering.delete(guest);
     }
-    const session: MachineSession = { record, lease };
+    const session: MachineSession = { record, lease, heartbeat: new Date().toISOString() };
     this.#sessions.set(guest, session);
     this.#byMachine.set(record.id, guest);
     guest.once('close', () => this.#closed(guest, session));
@@ -395,7 +400,9 @@ export class LanManager extends Daemon {
   // Only a lapsed registration fails a heartbeat; a store that cannot be reached for a moment does not.
   async #heartbeat(guest: Guest): Promise<boolean> {
     try {
-      await this.#session(guest).lease.keepAlive();
+      const session = this.#session(guest);
+      await session.lease.keepAlive();
+      session.heartbeat = new Date().toISOString();
       return true;
     } catch (error) {
       if ((error as DaeError).code === 'ERR_NOT_RUNNING' || (error as DaeError).code === 'ERR_NOT_REGISTERED') throw error;

@@ -13,6 +13,9 @@ import { Daemon } from '../daemon/daemon.js';
 import { DaeError } from '../errors.js';
 import { formatRecord, LineSplitter, type Stream } from './lines.js';
 import { RotatingFile, type RotationLimits } from './rotating-file.js';
+import { Followers } from './followers.js';
+import { readLog } from './read.js';
+import type { Guest } from '../daemon/session.js';
 
 export interface LogKeeperOptions {
   fifoDir: string;
@@ -58,6 +61,8 @@ const RECORD_OVERHEAD = 128;
 // Reads of a busy pipe after a wake-up, at most (so one flooding daemon cannot keep the others waiting long).
 const BUSY_READS = 4;
 const DRAIN_READS = 2;
+// The most history a follower gets at once.
+const MAX_TAIL = 1000;
 
 interface Pipe {
   fd: number;
@@ -108,6 +113,7 @@ export class LogKeeper extends Daemon {
   readonly #options: LogKeeperOptions;
   readonly #watched = new Map<string, Watched>();
   readonly #maxLine: number;
+  readonly #followers = new Followers();
   /** Where pipes are read into at once (what is read is copied out before the next read). */
   readonly #buffer = Buffer.allocUnsafe(1 << 20);
 
@@ -122,6 +128,8 @@ export class LogKeeper extends Daemon {
     watch: { protected: true, run: (name: string, instance: number = 0) => this.watch(name, instance) },
     unwatch: { protected: true, run: (name: string) => this.unwatch(name) },
     flush: { protected: true, run: (name: string) => this.flush(name) },
+    /** `name`'s last `lines` stored lines, then `lines` pushes of what it stores next (see `followers.ts`). */
+    follow: { protected: true, guest: true, run: (guest: Guest, name: string, lines: number = 100) => this.follow(guest, name, lines) },
     status: (): Record<string, LogStatus> => Object.fromEntries([...this.#watched].map(([name, w]) => [name, { ...w.status, pending: pending(w) }])),
   };
 
@@ -195,6 +203,16 @@ export class LogKeeper extends Daemon {
     return true;
   }
 
+  async follow(guest: Guest, name: string, lines: number): Promise<string[]> {
+    if (typeof name !== 'string' || !NAME.test(name)) throw new DaeError('ERR_BAD_ARGS', `not a daemon name: ${JSON.stringify(name)}`);
+    if (!Number.isInteger(lines) || lines < 0 || lines > MAX_TAIL) throw new DaeError('ERR_BAD_ARGS', `lines must be a whole number from 0 to ${MAX_TAIL}, got ${JSON.stringify(lines)}`);
+    const follower = this.#followers.add(name, guest);
+    await this.flush(name);
+    const history = await readLog(logFile(this.#options.logDir, name), this.#options.limits.files, { lines });
+    this.#followers.start(name, follower, history);
+    return history;
+  }
+
   /** Stops reading `name`'s pipes, after what is in them; what is left of a line is written; resolves once its log is
    * closed. */
   async unwatch(name: string): Promise<boolean> {
@@ -247,6 +265,7 @@ export class LogKeeper extends Daemon {
   #write(name: string, watched: Watched, stored: Buffer): void {
     if (stored.length === 0) return;
     watched.queued.push(stored);
+    this.#followers.offer(name, stored);
     watched.queuedBytes += stored.length;
     if (pending(watched) >= HIGH_WATER && watched.status.reading) this.#reading(watched, false);
     this.#pump(name, watched);

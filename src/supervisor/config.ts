@@ -58,8 +58,7 @@ export const DEFAULT_CONFIG: Readonly<DaeConfig> = Object.freeze({
   liveness: { interval: 5000, misses: 3 },
   sampleInterval: 5000,
   logs: { maxBytes: 10 * 1024 * 1024, files: 5, maxLine: 64 * 1024 },
-  // 23555 once the dashboard is served there; until then the door is opened only when asked for.
-  http: null,
+  http: 23555,
 });
 
 /** The most files a log may be kept in. */

@@ -11,6 +11,7 @@ import { checkConfig, type DaeConfig } from './config.js';
 import { acquireLock, homePaths, loadMachineIdentity, loadToken, prepareHome, releaseLock, removeLeftovers, writePrivate, type HomePaths } from './home.js';
 import type { LanLink } from './lan-link.js';
 import { LogLink } from './log-link.js';
+import { lanView, type LanView } from './lan-view.js';
 import { formatRecord, type Stream } from '../logs/lines.js';
 import type { LogsOptions } from '../logs/read.js';
 import { appendRotatingSync } from '../logs/rotating-file.js';
@@ -22,8 +23,9 @@ import { Leases } from './leases.js';
 import { dependentsOf, waitingFor } from './order.js';
 import { newSpec } from './new-spec.js';
 import { CONTENT_TYPE as METRICS_TYPE, formatMetrics, ownFigures } from './metrics.js';
-import { SampleHistory } from './samples.js';
+import { Feed } from './feed.js';
 import type { HttpPage } from '../daemon/door.js';
+import { dashboardPage } from './dashboard/serve.js';
 import { processStartTicks, sampleGroups } from './process.js';
 import { reapRun, scanRuns } from './runs.js';
 import { checkInstances, checkName, type DaemonSpec, type InstallOptions, type LanPlacement, type PersistedState } from './spec.js';
@@ -51,14 +53,14 @@ export class Dae extends Daemon {
   readonly config: DaeConfig;
   readonly paths: HomePaths;
   readonly #groups = new Map<string, Group>();
-  readonly #subscribers = new Set<Guest>();
-  readonly #samples = new SampleHistory();
+  readonly #feed = new Feed();
   readonly #state: StateStore;
   readonly #echo: boolean;
   #token = '';
   #locked = false;
   #sampler: NodeJS.Timeout | null = null;
   #lan: LanLink | null = null;
+  #httpError: string | null = null;
   readonly #logs: LogLink;
   readonly #leases: Leases;
   readonly #blocked = new Set<Managed>();
@@ -69,7 +71,7 @@ export class Dae extends Daemon {
   constructor(options: DaeOptions = {}) {
     const config = checkConfig(options.config ?? {}, 'config');
     // The supervisor's own DAE_* variables (if it runs under another dae) say nothing about it.
-    super({ name: 'Dae', host: config.host, port: config.port, ...(config.http !== null ? { http: config.http } : {}), env: {}, socket: false, limits: { authTimeout: AUTH_DEADLINE_MS } });
+    super({ name: 'Dae', host: config.host, port: config.port, env: {}, socket: false, limits: { authTimeout: AUTH_DEADLINE_MS } });
     this.config = config;
     this.paths = homePaths(options.home);
     this.#state = new StateStore(this.paths.state, (line) => this.#log(line), () => this.#unblock());
@@ -83,7 +85,9 @@ export class Dae extends Daemon {
   commands = {
     list: { reply: 'daemons', run: () => this.list() },
     /** The sampler's last samples of each copy (or of one daemon's): read-only, like `list`. */
-    samples: (name?: string) => this.#samples.get(typeof name === 'string' ? name : undefined),
+    samples: (name: string | null = null) => this.#feed.samples(typeof name === 'string' ? name : undefined),
+    /** A daemon's last status events (read-only, like `list`). */
+    timeline: (name: string) => this.#feed.timeline(this.#get(name).name),
     // Arguments (`--password=…`), cwd and environment names only to authenticated callers.
     info: { guest: true, run: (guest: Guest, name: string) => (guest.authenticated ? this.info(name) : this.publicInfo(name)) },
     install: { protected: true, run: (name: string, script: string, options: InstallOptions = {}) => this.install(name, script, options) },
@@ -94,16 +98,11 @@ export class Dae extends Daemon {
     reload: { protected: true, run: (name: string) => this.reload(name) },
     scale: { protected: true, run: (name: string, count: number) => this.scale(name, count) },
     logs: { protected: true, run: (name: string, options: number | LogsOptions = {}) => this.logs(name, typeof options === 'number' ? { lines: options } : options) },
-    events: {
-      guest: true,
-      run: (guest: Guest) => {
-        this.#subscribers.add(guest);
-        // A read-only subscription: it may stay without auth.
-        guest.subscribed();
-        guest.once('close', () => this.#subscribers.delete(guest));
-        return true;
-      },
-    },
+    events: { guest: true, run: (guest: Guest) => this.#feed.subscribe(guest) },
+    /** The LAN for the dashboard, or null: see `lan-view.ts`. */
+    lan: { guest: true, run: (guest: Guest) => this.#lanView(guest.authenticated) },
+    /** A live tail of a daemon's log (the dashboard's): see `LogLink.tail`. */
+    tail: { protected: true, guest: true, run: (guest: Guest, name: string, lines: number = 100) => this.#logs.tail(guest, this.#get(name).name, lines) },
     kill: {
       protected: true,
       guest: true,
@@ -143,8 +142,9 @@ export class Dae extends Daemon {
       await super.start().catch((error: unknown) => {
         throw /EADDRINUSE/.test((error as Error).message) ? portTaken(this.config.host, this.config.port, error) : error;
       });
-      // Its doors, for whoever has the home (`dae dashboard`): `{"tcp": <port>, "http": <port or null>, "host": <address>}`.
-      writePrivate(this.paths.portFile, `${JSON.stringify({ tcp: this.port, http: this.doors().http ?? null, host: this.config.host })}\n`);
+      // Its doors, for whoever has the home (`dae dashboard`): `{"tcp": <port>, "http": <port or null>, "host": <address>}`,
+      // and `"httpError"` when its HTTP door could not open.
+      writePrivate(this.paths.portFile, `${JSON.stringify({ tcp: this.port, http: this.doors().http ?? null, host: this.config.host, ...(this.#httpError !== null ? { httpError: this.#httpError } : {}) })}\n`);
       this.#log(`supervisor pid ${process.pid} on ${this.config.host}:${this.port} and ${this.paths.socket}`);
       await this.#takeBack(state);
       // A full disk does not keep the supervisor down: what could not be written is retried.
@@ -334,7 +334,7 @@ export class Dae extends Daemon {
     this.#groups.delete(name);
     for (const managed of group.all()) this.#blocked.delete(managed);
     await this.#logs.forget(name);
-    this.#samples.forget(name);
+    this.#feed.gone(name);
     await this.#commit(`${name} is stopped, but still installed: uninstall it again`, () => undefined, () => this.#groups.set(name, group));
   }
 
@@ -406,7 +406,7 @@ export class Dae extends Daemon {
       const group = this.#local(name);
       checkInstances(count);
       await group.scale(count, (change, undo) => this.#commit(`${name} was not scaled`, change, undo));
-      this.#samples.forget(name, count);
+      this.#feed.gone(name, count);
       return group.entries();
     });
   }
@@ -437,16 +437,28 @@ export class Dae extends Daemon {
     return true;
   }
 
-  // `GET /metrics` on its HTTP door (read-only, like `list`).
-  protected override httpPage(path: string): HttpPage | null {
-    if (path !== '/metrics') return null;
+  // `GET /metrics` (read-only, like `list`: the LAN's needs only counted) and the dashboard on its HTTP door.
+  protected override async httpPage(path: string, accept: string | undefined): Promise<HttpPage | null> {
+    if (path !== '/metrics') return dashboardPage(path, accept);
+    const lan = await this.#lanView(true).catch(() => null);
     // The copies `list` shows (a reload's new and old runs are not).
     const daemons = [...this.#groups.values()].flatMap((group) => group.members).map((managed) => ({ entry: managed.entry(), ...managed.usage }));
-    return { type: METRICS_TYPE, body: formatMetrics(daemons, ownFigures()) };
+    const figures = lan === null ? null : { needs: (lan.needs ?? []) as Array<{ status: string }>, services: lan.services.length, machines: lan.machines?.length ?? 0 };
+    return { type: METRICS_TYPE, body: formatMetrics(daemons, ownFigures(), figures) };
+  }
+
+  #lanView(authenticated: boolean): Promise<LanView | null> {
+    return lanView(this.#lan === null ? null : (read) => this.#lan!.read(read), this.paths.root, authenticated);
   }
 
   protected override async openDoors(): Promise<void> {
     await this.listenUnix(this.paths.socket, true);
+    if (this.config.http === null) return;
+    // A port someone else holds closes the dashboard, not the supervisor: its daemons and its control socket matter more.
+    await this.listenHttpDoor(this.config.http, this.config.host).catch((error: Error) => {
+      this.#httpError = /EADDRINUSE/.test(error.message) ? portTaken(this.config.host, this.config.http!, error, 'http').message : error.message;
+      this.#log(`no HTTP door (dashboard, metrics): ${this.#httpError}`, 'err');
+    });
   }
 
   // The control socket is the supervisor's unix door.
@@ -564,7 +576,7 @@ export class Dae extends Daemon {
 
   #statusChanged(event: StatusEvent): void {
     this.#log(`${event.name}: ${event.from} -> ${event.to}${event.reason ? ` (${event.reason})` : ''}`);
-    for (const guest of this.#subscribers) guest.push('event', event);
+    this.#feed.event(event, this.#groups.get(event.name)?.members[event.instance]?.entry() ?? null);
     this.emit('daemon-status', event);
     // A daemon online: those waiting for it start when nothing else holds them (start() looks again); instances of it
     // that never ran (its first run failed at install) start now.
@@ -590,8 +602,7 @@ export class Dae extends Daemon {
     // Which daemons' output is held back, for the next `list`.
     void this.#logs.poll();
     // Subscribers get each tick's samples as they get status events.
-    const taken = this.#samples.record(this.list(), now);
-    for (const guest of this.#subscribers) guest.push('sample', taken);
+    this.#feed.tick(this.list(), now);
     this.emit('sampled');
   }
 

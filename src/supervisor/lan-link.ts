@@ -198,6 +198,11 @@ export class LanLink {
     }
   }
 
+  /** A read of the LAN manager (`needs`, `services`, `machines`) as this machine, for the dashboard's LAN view. */
+  read(name: 'needs' | 'services' | 'machines'): Promise<unknown> {
+    return this.#call(name);
+  }
+
   #call(name: string, ...args: unknown[]): Promise<unknown> {
     if (this.#client === null) return Promise.reject(new DaeError('ERR_CONNECTION_CLOSED', 'not connected to a LAN manager'));
     return this.#client.call(name, ...args);

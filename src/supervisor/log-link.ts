@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '../client/client.js';
+import type { Guest } from '../daemon/session.js';
 import { DaeError } from '../errors.js';
 import { fifoPath, logFile, logHome, parseFifoName, type LogStatus } from '../logs/log-keeper.js';
 import { readLog, type LogsOptions } from '../logs/read.js';
@@ -127,6 +128,29 @@ export class LogLink {
     const { ownLog, logDir } = logHome(this.#home);
     const path = name === null ? ownLog : logFile(logDir, name);
     return readLog(path, this.#limits.files, since === undefined ? { lines } : { lines, since });
+  }
+
+  /** `guest` follows `name`'s log: its last `lines` stored lines now, then `lines <name> [records] <skipped>` pushes of
+   * what is stored next, over a connection of its own to the log process; `tailend <name>` when that one goes (the
+   * log process died: ask again). */
+  async tail(guest: Guest, name: string, lines: number): Promise<string[]> {
+    await this.ensure();
+    const client = await Client.connect({ path: this.#socket, timeout: START_DEADLINE_MS });
+    const end = (): void => client.destroy();
+    guest.once('close', end);
+    client.on('push', (push: string, args: unknown[]) => {
+      if (push === 'lines') guest.push('lines', ...args);
+    });
+    client.once('close', () => {
+      guest.off('close', end);
+      guest.push('tailend', name);
+    });
+    try {
+      return (await client.call('follow', name, lines)) as string[];
+    } catch (error) {
+      client.destroy();
+      throw error;
+    }
   }
 
   /** Waits until every whole line in `name`'s pipes is in its log (a failure is let go: the log is read as it is). */

@@ -36,8 +36,17 @@ function number(value: number): string {
   return Number.isFinite(value) ? String(value) : Number.isNaN(value) ? 'NaN' : value > 0 ? '+Inf' : '-Inf';
 }
 
-/** The exposition: each metric once with its HELP and TYPE, then its series. */
-export function formatMetrics(daemons: readonly DaemonFigures[], supervisor: ProcessFigures): string {
+/** The LAN as this supervisor sees it (see `lan-view.ts`): its needs' statuses, and how many services and machines. */
+export interface LanFigures {
+  needs: ReadonlyArray<{ status: string }>;
+  services: number;
+  machines: number;
+}
+
+const NEED_STATUSES = ['unsatisfied', 'claimed', 'satisfied', 'backoff', 'errored'];
+
+/** The exposition: each metric once with its HELP and TYPE, then its series (the LAN's when there is one). */
+export function formatMetrics(daemons: readonly DaemonFigures[], supervisor: ProcessFigures, lan: LanFigures | null = null): string {
   const lines: string[] = [];
   const metric = (name: string, type: 'gauge' | 'counter', help: string, series: Array<[Record<string, string>, number]>): void => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -55,6 +64,11 @@ export function formatMetrics(daemons: readonly DaemonFigures[], supervisor: Pro
   metric('dae_daemon_start_time_seconds', 'gauge', 'When the current run started, in seconds since the epoch.', daemons.filter((d) => d.startTime !== null).map((d) => [of(d), d.startTime!]));
   metric('dae_daemon_last_exit_code', 'gauge', 'The exit code of the last run that ended (absent when none did, or it ended by a signal).', daemons.filter((d) => d.entry.lastExit?.code != null).map((d) => [of(d), d.entry.lastExit!.code!]));
   metric('dae_daemon_log_behind', 'gauge', 'Whether the daemon\'s output is held back because its log path is behind the disk (1) or not (0).', daemons.map((d) => [of(d), d.entry.logBehind ? 1 : 0]));
+  if (lan !== null) {
+    metric('dae_lan_needs', 'gauge', 'The LAN\'s needs, by status.', NEED_STATUSES.map((status) => [{ status }, lan.needs.filter((need) => need.status === status).length]));
+    metric('dae_lan_services', 'gauge', 'The LAN\'s services: needs that run and answer somewhere.', [[{}, lan.services]]);
+    metric('dae_lan_machines', 'gauge', 'Machines registered with the LAN.', [[{}, lan.machines]]);
+  }
   metric('process_cpu_seconds_total', 'counter', 'CPU time of the supervisor, in seconds.', [[{}, supervisor.cpuSeconds]]);
   metric('process_resident_memory_bytes', 'gauge', 'Resident memory of the supervisor, in bytes.', [[{}, supervisor.residentBytes]]);
   metric('process_start_time_seconds', 'gauge', 'When the supervisor started, in seconds since the epoch.', [[{}, supervisor.startTime]]);

@@ -27,8 +27,8 @@ export async function choosePort(
 }
 
 /** The supervisor's own port is held by someone else: said plainly, naming the holder when /proc tells. */
-export function portTaken(host: string, port: number, cause: unknown): DaeError {
+export function portTaken(host: string, port: number, cause: unknown, key = 'port'): DaeError {
   const holder = portHolder(port);
   const who = holder === null ? '' : ` by pid ${holder} (${commandLine(holder)})`;
-  return new DaeError('ERR_START_FAILED', `port ${port} on ${host} is taken${who}: another supervisor (the npm start demo?) or another program listens there; to run a second supervisor, give it another home and another "port" in its daeconfig.json`, { cause });
+  return new DaeError('ERR_START_FAILED', `port ${port} on ${host} is taken${who}: another supervisor (the npm start demo?) or another program listens there; to run a second supervisor, give it another home and another "${key}" in its daeconfig.json`, { cause });
 }

@@ -35,6 +35,8 @@ export function testConfig(base: number, overrides: Record<string, unknown> = {}
     readyTimeout: 5000,
     adoptTimeout: 3000,
     sampleInterval: 100,
+    // No dashboard unless a test asks for one: the default port (23555) is one per machine.
+    http: null,
     ...overrides,
   } as Partial<DaeConfig>;
 }

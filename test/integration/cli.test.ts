@@ -34,7 +34,7 @@ let lastBase = 23950;
 const worlds: World[] = [];
 
 function testConfig(base: number): Record<string, unknown> {
-  return { port: 0, portrangestart: { tcp: base, http: base + 1000, ws: base + 2000 }, liveness: { interval: 100, misses: 3 }, adoptTimeout: 3000 };
+  return { port: 0, http: null, portrangestart: { tcp: base, http: base + 1000, ws: base + 2000 }, liveness: { interval: 100, misses: 3 }, adoptTimeout: 3000 };
 }
 
 function nextBase(): number {

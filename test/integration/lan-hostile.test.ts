@@ -102,7 +102,7 @@ test('a machine manager frozen past its TTL claims its need again within the bou
   const place = { home, cwd: tempHome() };
   const config = join(place.cwd, 'machine.json');
   writeFileSync(config, JSON.stringify({
-    port: 0, portrangestart: { tcp: 34600, http: 34700, ws: 34800 }, liveness: { interval: 100, misses: 3 }, adoptTimeout: 3000,
+    port: 0, http: null, portrangestart: { tcp: 34600, http: 34700, ws: 34800 }, liveness: { interval: 100, misses: 3 }, adoptTimeout: 3000,
     lanmanageraddress: `127.0.0.1:${lan.managers[0]!.identity().ports.ws}`, lantoken: TOKEN, advertisedaddress: ADDRESSES[0], allowedscripts: ALLOWED,
   }));
   const pid = Number(/pid (\d+)/.exec(await ok(place, 'start', '--config', config))?.[1]);

@@ -13,8 +13,8 @@ import { baseEnv, fails, processesWhere, sigkill } from '../helpers/cli.js';
 import { removeHomes, tempHome } from '../helpers/supervisor.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-// The README's ports: the supervisor, the LAN manager's two doors, and the samples' first leases.
-const PORTS = [23550, 23551, 23552, 15000, 15001, 16000, 16001, 17000, 17001];
+// The README's ports: the supervisor and its dashboard, the LAN manager's two doors, and the samples' first leases.
+const PORTS = [23550, 23555, 23551, 23552, 15000, 15001, 16000, 16001, 17000, 17001];
 const started: number[] = [];
 
 after(() => {
@@ -51,6 +51,7 @@ async function runDemo(signal: NodeJS.Signals, meanwhile?: (home: string) => Pro
   });
   assert.match(output, new RegExp(`home ${join(home, '.dae-demo')};`), 'the demo runs in ~/.dae-demo');
   assert.ok(existsSync(join(home, '.dae-demo', 'state.json')));
+  assert.match(output, /dashboard {3}http:\/\/127\.0\.0\.1:23555\//, 'the dashboard is on its default port');
   assert.equal(existsSync(join(home, '.dae')), false, 'the default home is not touched');
   await meanwhile?.(home);
   const exited = once(npm, 'exit');

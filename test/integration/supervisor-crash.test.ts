@@ -64,7 +64,7 @@ async function settled(): Promise<ListEntry[]> {
 }
 
 test(`SIGKILL of the supervisor during parallel installs and restarts, ${ITERATIONS} times: every daemon runs exactly once`, async () => {
-  writeFileSync(join(place.cwd, 'daeconfig.json'), JSON.stringify({ port: 0, portrangestart: { tcp: 32300, http: 32400, ws: 32500 }, adoptTimeout: 5000 }));
+  writeFileSync(join(place.cwd, 'daeconfig.json'), JSON.stringify({ port: 0, http: null, portrangestart: { tcp: 32300, http: 32400, ws: 32500 }, adoptTimeout: 5000 }));
   const seed = Date.now() % 100_000;
   const next = random(seed);
   let pid = await startSupervisor();

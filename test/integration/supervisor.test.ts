@@ -446,12 +446,12 @@ describe('security and files', () => {
 
   test('a second supervisor on the same home is refused, also when two start at once', async () => {
     const dae = await supervisor();
-    const second = new Dae({ home: dae.paths.root, config: { port: 0 } });
+    const second = new Dae({ home: dae.paths.root, config: { port: 0, http: null } });
     await assert.rejects(second.start(), (error: DaeError) => error.code === 'ERR_ALREADY_RUNNING' && error.message.includes(`pid ${process.pid}`));
     await dae.stop();
     running.length = 0;
-    const a = new Dae({ home: dae.paths.root, config: { port: 0 } });
-    const b = new Dae({ home: dae.paths.root, config: { port: 0 } });
+    const a = new Dae({ home: dae.paths.root, config: { port: 0, http: null } });
+    const b = new Dae({ home: dae.paths.root, config: { port: 0, http: null } });
     const results = await Promise.allSettled([a.start(), b.start()]);
     assert.deepEqual(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
     const winner = results[0]!.status === 'fulfilled' ? a : b;
@@ -464,16 +464,16 @@ describe('security and files', () => {
     const home = mkdtempSync(`${tmpdir()}/dae-lock-`);
     mkdirSync(`${home}/run`, { recursive: true });
     writeFileSync(`${home}/dae.lock`, `${process.pid}\n`);
-    const a = new Dae({ home, config: { port: 0 } });
+    const a = new Dae({ home, config: { port: 0, http: null } });
     await a.start();
     await a.stop();
     writeFileSync(`${home}/dae.lock`, '1\n');
     utimesSync(`${home}/dae.lock`, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
-    const b = new Dae({ home, config: { port: 0 } });
+    const b = new Dae({ home, config: { port: 0, http: null } });
     await b.start();
     await b.stop();
     writeFileSync(`${home}/dae.lock`, '1\n');
-    await assert.rejects(new Dae({ home, config: { port: 0 } }).start(), (error: DaeError) => error.code === 'ERR_ALREADY_RUNNING');
+    await assert.rejects(new Dae({ home, config: { port: 0, http: null } }).start(), (error: DaeError) => error.code === 'ERR_ALREADY_RUNNING');
     // An old lock of a frozen process (SIGSTOP): it cannot answer, but it is alive; its lock is never broken.
     const { spawn } = await import('node:child_process');
     const frozen = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
@@ -484,7 +484,7 @@ describe('security and files', () => {
     try {
       writeFileSync(`${home}/dae.lock`, `${frozen.pid}\n`);
       utimesSync(`${home}/dae.lock`, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
-      await assert.rejects(new Dae({ home, config: { port: 0 } }).start(), (error: DaeError) => error.code === 'ERR_ALREADY_RUNNING' && error.message.includes(`pid ${frozen.pid}`));
+      await assert.rejects(new Dae({ home, config: { port: 0, http: null } }).start(), (error: DaeError) => error.code === 'ERR_ALREADY_RUNNING' && error.message.includes(`pid ${frozen.pid}`));
       assert.equal(readFileSync(`${home}/dae.lock`, 'utf8'), `${frozen.pid}\n`, 'the lock is still the frozen one\'s');
     } finally {
       frozen.kill('SIGKILL');

@@ -25,3 +25,14 @@ test('Origin: absent passes; present only when allowed', () => {
   assert.equal(isAllowedOrigin('http://localhost:3000', ['http://localhost:3000']), true);
   assert.equal(isAllowedOrigin('http://localhost:3001', ['http://localhost:3000']), false);
 });
+
+test("Origin: the door's own (a page it served) passes, never through a wildcard Host", () => {
+  assert.equal(isAllowedOrigin('http://127.0.0.1:23555', [], '127.0.0.1:23555'), true);
+  assert.equal(isAllowedOrigin('http://localhost:23555', [], 'LOCALHOST:23555'), true);
+  assert.equal(isAllowedOrigin('http://localhost:23556', [], 'localhost:23555'), false);
+  assert.equal(isAllowedOrigin('https://localhost:23555', [], 'localhost:23555'), false);
+  assert.equal(isAllowedOrigin('http://box.lan:23555', [], 'box.lan:23555', ['box.lan']), true);
+  // DNS rebinding: evil.example now resolves to the door; its page's origin equals its Host.
+  assert.equal(isAllowedOrigin('http://evil.example:23552', [], 'evil.example:23552', ['*']), false);
+  assert.equal(isAllowedOrigin('http://evil.example:23552', [], 'evil.example:23552'), false);
+});

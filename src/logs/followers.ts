@@ -1,0 +1,74 @@
+// Who follows a daemon's log live (the dashboard's tail, through the supervisor): each gets the lines stored since it
+// asked, in one push at most every 200 ms, with at most 64 KiB of them waiting; past that the oldest are skipped and
+// counted, so a flooding daemon costs a follower a bounded amount and the log process nothing more.
+import type { Guest } from '../daemon/session.js';
+
+export const TAIL_EVERY_MS = 200;
+export const TAIL_HOLD_BYTES = 64 * 1024;
+
+interface Follower {
+  guest: Guest;
+  records: string[];
+  bytes: number;
+  skipped: number;
+  /** False until its history is read: what comes meanwhile waits, and what the history has already is dropped. */
+  started: boolean;
+  timer: NodeJS.Timeout | null;
+}
+
+export class Followers {
+  readonly #by = new Map<string, Set<Follower>>();
+
+  /** `guest` follows `name`'s log from now until it closes; `start` it once its history is read. */
+  add(name: string, guest: Guest): Follower {
+    const follower: Follower = { guest, records: [], bytes: 0, skipped: 0, started: false, timer: null };
+    let set = this.#by.get(name);
+    if (set === undefined) this.#by.set(name, (set = new Set()));
+    set.add(follower);
+    guest.once('close', () => {
+      if (follower.timer !== null) clearTimeout(follower.timer);
+      set.delete(follower);
+      if (set.size === 0 && this.#by.get(name) === set) this.#by.delete(name);
+    });
+    return follower;
+  }
+
+  /** Its history is read: lines that came meanwhile and are in it are not sent again. */
+  start(name: string, follower: Follower, history: readonly string[]): void {
+    const seen = new Set(history);
+    const kept = follower.records.filter((record) => !seen.has(record));
+    follower.records = [];
+    follower.bytes = 0;
+    follower.started = true;
+    this.#take(name, follower, kept);
+  }
+
+  /** Stored records of `name` (`<time> <stream> <text>\n` each), as they are queued for its log. */
+  offer(name: string, stored: Buffer): void {
+    const set = this.#by.get(name);
+    if (set === undefined) return;
+    const records = stored.toString('utf8').split('\n');
+    records.pop();
+    for (const follower of set) this.#take(name, follower, records);
+  }
+
+  #take(name: string, follower: Follower, records: readonly string[]): void {
+    for (const record of records) {
+      follower.records.push(record);
+      follower.bytes += record.length + 1;
+    }
+    while (follower.bytes > TAIL_HOLD_BYTES && follower.records.length > 1) {
+      follower.bytes -= follower.records.shift()!.length + 1;
+      follower.skipped++;
+    }
+    if (!follower.started || follower.timer !== null || follower.records.length === 0) return;
+    follower.timer = setTimeout(() => {
+      follower.timer = null;
+      // `lines <name> [records] <skipped>`
+      follower.guest.push('lines', name, follower.records, follower.skipped);
+      follower.records = [];
+      follower.bytes = 0;
+      follower.skipped = 0;
+    }, TAIL_EVERY_MS);
+  }
+}
