@@ -10,6 +10,7 @@ import { runLan } from './lan.js';
 import { runPrograms } from './programs.js';
 import { runReload } from './reload.js';
 import { runLogs } from './logs.js';
+import { runDashboard } from './dashboard.js';
 import { formatSuite, verdict, type SuiteResult } from './lib/report.js';
 
 interface Suite {
@@ -38,6 +39,7 @@ const suites: readonly Suite[] = [
   { name: 'programs', run: () => runPrograms({ log }) },
   { name: 'reload', run: () => runReload({ log }) },
   { name: 'logs', run: () => runLogs({ log }) },
+  { name: 'dashboard', run: () => runDashboard({ log }) },
 ];
 
 const unknown = wanted.filter((name) => !suites.some((suite) => suite.name === name));

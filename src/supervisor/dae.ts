@@ -6,15 +6,12 @@ import { AUTH_DEADLINE_MS } from '../daemon/gate.js';
 import type { Guest } from '../daemon/session.js';
 import type { ReadyReport } from '../daemon/supervised.js';
 import { DaeError } from '../errors.js';
-import { createDebug } from '../debug.js';
 import { checkConfig, type DaeConfig } from './config.js';
 import { acquireLock, homePaths, loadMachineIdentity, loadToken, prepareHome, releaseLock, removeLeftovers, writePrivate, type HomePaths } from './home.js';
 import type { LanLink } from './lan-link.js';
 import { LogLink } from './log-link.js';
 import { lanView, type LanView } from './lan-view.js';
-import { formatRecord, type Stream } from '../logs/lines.js';
 import type { LogsOptions } from '../logs/read.js';
-import { appendRotatingSync } from '../logs/rotating-file.js';
 import { Managed, type ListEntry, type StatusEvent } from './managed.js';
 import { Group, type ReloadResult } from './group.js';
 import { describeDaemon, publicPart, type DaemonInfo, type PublicInfo } from './info.js';
@@ -22,17 +19,17 @@ import { portTaken } from './ports.js';
 import { Leases } from './leases.js';
 import { dependentsOf, waitingFor } from './order.js';
 import { newSpec } from './new-spec.js';
-import { CONTENT_TYPE as METRICS_TYPE, formatMetrics, ownFigures } from './metrics.js';
+import type { DaemonFigures } from './metrics.js';
+import { openHttpDoor, supervisorPage } from './http-door.js';
+import { ownLog, type OwnLog } from './own-log.js';
 import { Feed } from './feed.js';
 import type { HttpPage } from '../daemon/door.js';
-import { dashboardPage } from './dashboard/serve.js';
 import { processStartTicks, sampleGroups } from './process.js';
 import { reapRun, scanRuns } from './runs.js';
 import { checkInstances, checkName, type DaemonSpec, type InstallOptions, type LanPlacement, type PersistedState } from './spec.js';
 import { StateStore, stateError } from './state-store.js';
 import { decideTakeBack } from './take-back.js';
 
-const debug = createDebug('dae');
 
 export interface DaeOptions {
   /** The home (default `DAE_HOME`, else `~/.dae`). */
@@ -55,7 +52,7 @@ export class Dae extends Daemon {
   readonly #groups = new Map<string, Group>();
   readonly #feed = new Feed();
   readonly #state: StateStore;
-  readonly #echo: boolean;
+  readonly #log: OwnLog;
   #token = '';
   #locked = false;
   #sampler: NodeJS.Timeout | null = null;
@@ -74,8 +71,8 @@ export class Dae extends Daemon {
     super({ name: 'Dae', host: config.host, port: config.port, env: {}, socket: false, limits: { authTimeout: AUTH_DEADLINE_MS } });
     this.config = config;
     this.paths = homePaths(options.home);
+    this.#log = ownLog(this.paths.log, config.logs, options.echo === true);
     this.#state = new StateStore(this.paths.state, (line) => this.#log(line), () => this.#unblock());
-    this.#echo = options.echo === true;
     this.#logs = new LogLink(this.paths.root, config.logs, (line) => this.#log(line, 'err'));
     this.#leases = new Leases(() => [...this.#groups.values()].map((group) => group.spec), config.portrangestart);
     // Each install in flight waits for its daemon's status: dozens at once are normal.
@@ -437,14 +434,11 @@ export class Dae extends Daemon {
     return true;
   }
 
-  // `GET /metrics` (read-only, like `list`: the LAN's needs only counted) and the dashboard on its HTTP door.
-  protected override async httpPage(path: string, accept: string | undefined): Promise<HttpPage | null> {
-    if (path !== '/metrics') return dashboardPage(path, accept);
-    const lan = await this.#lanView(true).catch(() => null);
-    // The copies `list` shows (a reload's new and old runs are not).
-    const daemons = [...this.#groups.values()].flatMap((group) => group.members).map((managed) => ({ entry: managed.entry(), ...managed.usage }));
-    const figures = lan === null ? null : { needs: (lan.needs ?? []) as Array<{ status: string }>, services: lan.services.length, machines: lan.machines?.length ?? 0 };
-    return { type: METRICS_TYPE, body: formatMetrics(daemons, ownFigures(), figures) };
+  // `GET /metrics` (read-only, like `list`) of the copies `list` shows (a reload's new and old runs are not), and the
+  // dashboard.
+  protected override httpPage(path: string, accept: string | undefined): Promise<HttpPage | null> {
+    const daemons = (): DaemonFigures[] => [...this.#groups.values()].flatMap((group) => group.members).map((managed) => ({ entry: managed.entry(), ...managed.usage }));
+    return supervisorPage(path, accept, daemons, () => this.#lanView(true));
   }
 
   #lanView(authenticated: boolean): Promise<LanView | null> {
@@ -453,12 +447,9 @@ export class Dae extends Daemon {
 
   protected override async openDoors(): Promise<void> {
     await this.listenUnix(this.paths.socket, true);
-    if (this.config.http === null) return;
-    // A port someone else holds closes the dashboard, not the supervisor: its daemons and its control socket matter more.
-    await this.listenHttpDoor(this.config.http, this.config.host).catch((error: Error) => {
-      this.#httpError = /EADDRINUSE/.test(error.message) ? portTaken(this.config.host, this.config.http!, error, 'http').message : error.message;
-      this.#log(`no HTTP door (dashboard, metrics): ${this.#httpError}`, 'err');
-    });
+    const { http, host } = this.config;
+    if (http !== null) this.#httpError = await openHttpDoor(() => this.listenHttpDoor(http, host), host, http);
+    if (this.#httpError !== null) this.#log(`no HTTP door (dashboard, metrics): ${this.#httpError}`, 'err');
   }
 
   // The control socket is the supervisor's unix door.
@@ -604,19 +595,6 @@ export class Dae extends Daemon {
     // Subscribers get each tick's samples as they get status events.
     this.#feed.tick(this.list(), now);
     this.emit('sampled');
-  }
-
-  // The supervisor's own log, `dae.log`: stamped lines like a daemon's, rotated the same way (written at once: a
-  // supervisor's last words before a crash count most).
-  #log(message: string, stream: Stream = 'out'): void {
-    const line = formatRecord({ time: Date.now(), stream, line: message });
-    debug('%s', message);
-    try {
-      appendRotatingSync(this.paths.log, line, this.config.logs);
-    } catch {
-      // a full disk: nothing better to do than keep running
-    }
-    if (this.#echo) process.stdout.write(line);
   }
 
   #unlock(): void {

@@ -21,7 +21,7 @@ export function UsageChart({ ring }) {
         { label: 'CPU %', stroke: '#2f7de1', width: 2, scale: '%', value: (_u, v) => (v == null ? '-' : `${v.toFixed(1)}%`) },
         { label: 'memory', stroke: '#c2410c', width: 2, scale: 'bytes', value: (_u, v) => (v == null ? '-' : formatBytes(v)) },
       ],
-      axes: [{}, { scale: '%', values: (_u, ticks) => ticks.map((t) => `${t}%`) }, { scale: 'bytes', side: 1, size: 80, grid: { show: false }, values: (_u, ticks) => ticks.map(formatBytes) }],
+      axes: [{}, { scale: '%', values: (_u, ticks) => ticks.map((t) => `${t}%`) }, { scale: 'bytes', side: 1, size: 80, grid: { show: false }, values: (_u, ticks) => ticks.map((t) => (t === 0 ? '0' : formatBytes(t))) }],
       scales: { '%': { range: (_u, _min, max) => [0, Math.max(1, max * 1.2)] }, bytes: { range: (_u, _min, max) => [0, Math.max(1024 * 1024, max * 1.2)] } },
     }, data(ring), box.current);
     return () => plot.current.destroy();

@@ -24,7 +24,7 @@ function Row({ store, row, now, top, say }) {
     <span role="cell" class="name"><a href=${`#/d/${encodeURIComponent(entry.name)}`}>${name}</a></span>
     <span role="cell" class="state"><${Status} entry=${entry} />${entry.reason ? html`<small title=${entry.reason}>${entry.reason}</small>` : null}</span>
     <span role="cell" class="pid">${entry.pid ?? '-'}</span>
-    <span role="cell" class="ports">${formatPorts(entry)}</span>
+    <span role="cell" class="ports" title=${formatPorts(entry)}>${formatPorts(entry)}</span>
     <span role="cell" class="num restarts">${entry.restarts}</span>
     <span role="cell" class="num">${formatDuration(uptimeAt(row, now) ?? NaN)}</span>
     <span role="cell" class="num cpu">${formatCpu(entry.cpu)} <${Spark} values=${ring.map((s) => s[1])} label="CPU, last minutes" /></span>
