@@ -44,7 +44,11 @@ function load(): Map<string, HttpPage> {
     if (type !== undefined && entry !== 'index.html') loaded.set(`/app/${entry}`, { type, body: readFileSync(join(PAGE, entry)), headers: GUARD });
   }
   for (const [path, file] of Object.entries(VENDOR)) loaded.set(path, { type: TYPES[extname(path)]!, body: readFileSync(file()), headers: GUARD });
-  const html = readFileSync(join(PAGE, 'index.html'), 'utf8');
+  // Every module the page imports at start is fetched at once, not one level of imports at a time (uPlot waits for the
+  // first chart).
+  const atStart = (path: string): boolean => (path.startsWith('/app/') && path.endsWith('.js') && path !== '/app/main.js') || (path.endsWith('.mjs') && path !== '/vendor/uplot.mjs');
+  const modules = [...loaded.keys()].filter(atStart);
+  const html = readFileSync(join(PAGE, 'index.html'), 'utf8').replace('<!-- modulepreload -->', modules.map((path) => `<link rel="modulepreload" href="${path}">`).join('\n'));
   // The one inline script is the import map: allowed by its hash, nothing else inline runs.
   const importMap = /<script type="importmap">([\s\S]*?)<\/script>/.exec(html)?.[1] ?? '';
   const hash = createHash('sha256').update(importMap).digest('base64');
