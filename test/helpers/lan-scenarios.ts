@@ -203,7 +203,9 @@ export function lanScenarios(backend: string, rigOptions: () => Promise<RigOptio
 
     test('unreachable ports release the claim cleanly: reason kept, process stopped', async () => {
       const lan = await open();
-      await lan.managers[0]!.addNeed({ instancename: 'hidden', script: fixture('loopback-only') });
+      // `report`: a loaded machine may pass `auto`'s readyAfter before the report comes, and a copy online on the
+      // machine's word is not checked (the rule this test is not about).
+      await lan.managers[0]!.addNeed({ instancename: 'hidden', script: fixture('loopback-only'), ready: 'report' });
       const failed = await lan.until('released as unreachable', async () => {
         const current = await need(lan, 'hidden');
         return current?.status === 'errored' ? current : null;
