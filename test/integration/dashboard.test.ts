@@ -248,13 +248,24 @@ test('the LAN view and metrics: services for anyone, needs and machines (with he
   }
 });
 
-test('a home without a LAN: the view says so', async () => {
+test('a LAN manager in the supervisor\'s home (dae lan start) is its LAN view; without one there is none', async () => {
   const dae = await startDae(BASE + 600, { http: 0 });
+  let lan: LanHome | null = null;
   try {
     const guest = await Client.connect({ port: dae.port });
     assert.equal(await guest.call('lan'), null);
+    lan = await startLanHome(lanHomePaths(dae.paths.root), { port: 0, ws: 0 });
+    await lan.manager.addNeed({ instancename: 'elsewhere', script: fixture('echo') });
+    assert.deepEqual(await guest.call('lan'), { from: 'home', services: [], needs: null, machines: null });
+    await guest.call('auth', readFileSync(dae.paths.token, 'utf8').trim());
+    const signed = (await guest.call('lan')) as { needs: Array<{ instancename: string; status: string }>; machines: unknown[] };
+    assert.deepEqual([signed.needs.map((n) => [n.instancename, n.status]), signed.machines], [[['elsewhere', 'unsatisfied']], []]);
+    await lan.close();
+    lan = null;
+    assert.equal(await guest.call('lan'), null, 'gone with it');
     await guest.close();
   } finally {
+    await lan?.close();
     await dae.stop();
   }
 });
