@@ -191,7 +191,8 @@ program
   .command('dashboard')
   .description("print the address of the supervisor's web dashboard (and its metrics at /metrics)")
   .option('--token', 'sign in through the address: it carries the token (in its #fragment, which no server sees)')
-  .option('--open', 'open it in the desktop browser too')
+  // Not with --token: a browser's command line (xdg-open's too) is readable by every local user.
+  .addOption(new Option('--open', 'open it in the desktop browser too (without the token: command lines are public)').conflicts('token'))
   .action(async (options: { token?: boolean; open?: boolean }) => {
     const url = await dashboard(home(), options);
     out(`${url}\n`);

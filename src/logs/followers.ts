@@ -33,14 +33,28 @@ export class Followers {
     return follower;
   }
 
-  /** Its history is read: lines that came meanwhile and are in it are not sent again. */
+  /** Its history is read: lines that came meanwhile and are in it are not sent again (each as often as it is there). */
   start(name: string, follower: Follower, history: readonly string[]): void {
-    const seen = new Set(history);
-    const kept = follower.records.filter((record) => !seen.has(record));
+    const seen = new Map<string, number>();
+    for (const record of history) seen.set(record, (seen.get(record) ?? 0) + 1);
+    const kept = follower.records.filter((record) => {
+      const times = seen.get(record) ?? 0;
+      if (times > 0) seen.set(record, times - 1);
+      return times === 0;
+    });
     follower.records = [];
     follower.bytes = 0;
     follower.started = true;
     this.#take(name, follower, kept);
+  }
+
+  /** `name` is no longer watched (uninstalled): its followers get what waits, and their connections end. */
+  end(name: string): void {
+    for (const follower of this.#by.get(name) ?? []) {
+      if (follower.timer !== null) clearTimeout(follower.timer);
+      if (follower.started) this.#send(name, follower);
+      follower.guest.endAfterReplies();
+    }
   }
 
   /** Stored records of `name` (`<time> <stream> <text>\n` each), as they are queued for its log. */
@@ -55,20 +69,23 @@ export class Followers {
   #take(name: string, follower: Follower, records: readonly string[]): void {
     for (const record of records) {
       follower.records.push(record);
-      follower.bytes += record.length + 1;
+      follower.bytes += Buffer.byteLength(record) + 1;
     }
     while (follower.bytes > TAIL_HOLD_BYTES && follower.records.length > 1) {
-      follower.bytes -= follower.records.shift()!.length + 1;
+      follower.bytes -= Buffer.byteLength(follower.records.shift()!) + 1;
       follower.skipped++;
     }
     if (!follower.started || follower.timer !== null || follower.records.length === 0) return;
-    follower.timer = setTimeout(() => {
-      follower.timer = null;
-      // `lines <name> [records] <skipped>`
-      follower.guest.push('lines', name, follower.records, follower.skipped);
-      follower.records = [];
-      follower.bytes = 0;
-      follower.skipped = 0;
-    }, TAIL_EVERY_MS);
+    follower.timer = setTimeout(() => this.#send(name, follower), TAIL_EVERY_MS);
+  }
+
+  // `lines <name> [records] <skipped>`
+  #send(name: string, follower: Follower): void {
+    follower.timer = null;
+    if (follower.records.length === 0 && follower.skipped === 0) return;
+    follower.guest.push('lines', name, follower.records, follower.skipped);
+    follower.records = [];
+    follower.bytes = 0;
+    follower.skipped = 0;
   }
 }

@@ -229,6 +229,7 @@ export class LogKeeper extends Daemon {
     this.#write(name, watched, Buffer.concat(stored));
     await this.#written(watched, watched.queuedBytes);
     await watched.file.close();
+    this.#followers.end(name);
     return true;
   }
 

@@ -10,7 +10,7 @@ import { checkConfig, type DaeConfig } from './config.js';
 import { acquireLock, homePaths, loadMachineIdentity, loadToken, prepareHome, releaseLock, removeLeftovers, writePrivate, type HomePaths } from './home.js';
 import type { LanLink } from './lan-link.js';
 import { LogLink } from './log-link.js';
-import { lanView, type LanView } from './lan-view.js';
+import { lanView, LanViews } from './lan-view.js';
 import type { LogsOptions } from '../logs/read.js';
 import { Managed, type ListEntry, type StatusEvent } from './managed.js';
 import { Group, type ReloadResult } from './group.js';
@@ -58,6 +58,7 @@ export class Dae extends Daemon {
   #sampler: NodeJS.Timeout | null = null;
   #lan: LanLink | null = null;
   #httpError: string | null = null;
+  readonly #lanViews = new LanViews(() => lanView(this.#lan === null ? null : (read) => this.#lan!.read(read), this.paths.root));
   readonly #logs: LogLink;
   readonly #leases: Leases;
   readonly #blocked = new Set<Managed>();
@@ -82,7 +83,7 @@ export class Dae extends Daemon {
   commands = {
     list: { reply: 'daemons', run: () => this.list() },
     /** The sampler's last samples of each copy (or of one daemon's): read-only, like `list`. */
-    samples: (name: string | null = null) => this.#feed.samples(typeof name === 'string' ? name : undefined),
+    samples: (name: string | null = null) => this.#feed.samples(name === null ? undefined : this.#get(name).name),
     /** A daemon's last status events (read-only, like `list`). */
     timeline: (name: string) => this.#feed.timeline(this.#get(name).name),
     // Arguments (`--password=…`), cwd and environment names only to authenticated callers.
@@ -97,7 +98,7 @@ export class Dae extends Daemon {
     logs: { protected: true, run: (name: string, options: number | LogsOptions = {}) => this.logs(name, typeof options === 'number' ? { lines: options } : options) },
     events: { guest: true, run: (guest: Guest) => this.#feed.subscribe(guest) },
     /** The LAN for the dashboard, or null: see `lan-view.ts`. */
-    lan: { guest: true, run: (guest: Guest) => this.#lanView(guest.authenticated) },
+    lan: { guest: true, run: (guest: Guest) => this.#lanViews.get(guest.authenticated) },
     /** A live tail of a daemon's log (the dashboard's): see `LogLink.tail`. */
     tail: { protected: true, guest: true, run: (guest: Guest, name: string, lines: number = 100) => this.#logs.tail(guest, this.#get(name).name, lines) },
     kill: {
@@ -438,11 +439,7 @@ export class Dae extends Daemon {
   // dashboard.
   protected override httpPage(path: string, accept: string | undefined): Promise<HttpPage | null> {
     const daemons = (): DaemonFigures[] => [...this.#groups.values()].flatMap((group) => group.members).map((managed) => ({ entry: managed.entry(), ...managed.usage }));
-    return supervisorPage(path, accept, daemons, () => this.#lanView(true));
-  }
-
-  #lanView(authenticated: boolean): Promise<LanView | null> {
-    return lanView(this.#lan === null ? null : (read) => this.#lan!.read(read), this.paths.root, authenticated);
+    return supervisorPage(path, accept, daemons, () => this.#lanViews.get(true));
   }
 
   protected override async openDoors(): Promise<void> {

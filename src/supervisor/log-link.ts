@@ -34,6 +34,8 @@ export class LogLink {
   readonly #socket: string;
   readonly #log: (line: string) => void;
   #client: Promise<Client> | null = null;
+  /** Each guest's tails (`tail`), by daemon. */
+  readonly #tails = new Map<Guest, Map<string, Client>>();
   /** Per `name@instance`: non-blocking descriptors of its pipes, for the run-end marker (it never waits). */
   readonly #markers = new Map<string, number[]>();
   #status: Record<string, LogStatus> = {};
@@ -132,25 +134,42 @@ export class LogLink {
 
   /** `guest` follows `name`'s log: its last `lines` stored lines now, then `lines <name> [records] <skipped>` pushes of
    * what is stored next, over a connection of its own to the log process; `tailend <name>` when that one goes (the
-   * log process died: ask again). */
+   * log process died, or the daemon was uninstalled: ask again). One tail per guest and daemon: another replaces it. */
   async tail(guest: Guest, name: string, lines: number): Promise<string[]> {
     await this.ensure();
     const client = await Client.connect({ path: this.#socket, timeout: START_DEADLINE_MS });
-    const end = (): void => client.destroy();
-    guest.once('close', end);
     client.on('push', (push: string, args: unknown[]) => {
       if (push === 'lines') guest.push('lines', ...args);
     });
-    client.once('close', () => {
-      guest.off('close', end);
-      guest.push('tailend', name);
-    });
+    let history: string[];
     try {
-      return (await client.call('follow', name, lines)) as string[];
+      history = (await client.call('follow', name, lines)) as string[];
     } catch (error) {
       client.destroy();
       throw error;
     }
+    if (guest.closed) {
+      client.destroy();
+      return history;
+    }
+    let tails = this.#tails.get(guest);
+    if (tails === undefined) {
+      const mine = (tails = new Map());
+      this.#tails.set(guest, mine);
+      guest.once('close', () => {
+        this.#tails.delete(guest);
+        for (const each of mine.values()) each.destroy();
+      });
+    }
+    const replaced = tails.get(name);
+    tails.set(name, client);
+    replaced?.destroy();
+    client.once('close', () => {
+      if (tails.get(name) !== client) return;
+      tails.delete(name);
+      guest.push('tailend', name);
+    });
+    return history;
   }
 
   /** Waits until every whole line in `name`'s pipes is in its log (a failure is let go: the log is read as it is). */

@@ -10,8 +10,9 @@ import { createServer, type Server } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import { dirname } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { Client, type Dae, type ListEntry } from '../../src/index.js';
+import { Client, type Dae, type DaeError, type ListEntry } from '../../src/index.js';
 import { lanHomePaths, startLanHome, type LanHome } from '../../src/lan/home.js';
+import { lanView } from '../../src/supervisor/lan-view.js';
 import { launchChromium } from '../helpers/browser.js';
 import { dae as cli } from '../helpers/cli.js';
 import { fixture, removeHomes, SAMPLE_KV, startDae, tempHome, untilStatus } from '../helpers/supervisor.js';
@@ -177,7 +178,42 @@ describe('the dashboard in Chromium', () => {
     const place = { home: dae.paths.root, cwd: dae.paths.root };
     assert.deepEqual(await cli(place, 'dashboard'), { code: 0, stdout: `${url}\n`, stderr: '' });
     assert.equal((await cli(place, 'dashboard', '--token')).stdout, `${url}#token=${token}\n`);
+    // A browser's command line is public: the token never goes there.
+    const both = await cli(place, 'dashboard', '--token', '--open');
+    assert.deepEqual([both.code, both.stdout], [2, '']);
+    assert.match(both.stderr, /'--open' cannot be used with option '--token'/);
   });
+});
+
+test('tail: refused without its effects, one per connection and daemon, ended when the daemon is uninstalled', async () => {
+  const dae = await startDae(BASE + 700);
+  try {
+    await dae.install('web', fixture('echo'));
+    const { tcp } = entry(dae, 'web').ports;
+    const tailer = await Client.connect({ port: dae.port });
+    const pushes: unknown[][] = [];
+    tailer.on('push', (name: string, args: unknown[]) => pushes.push([name, ...args]));
+    await assert.rejects(tailer.call('tail', 'web'), (error: DaeError) => error.code === 'ERR_AUTH_REQUIRED');
+    await tailer.call('auth', readFileSync(dae.paths.token, 'utf8').trim());
+    for (const lines of [-1, 1001, 1.5, '10', null]) await assert.rejects(tailer.call('tail', 'web', lines), (error: DaeError) => error.code === 'ERR_BAD_ARGS', String(lines));
+    await assert.rejects(tailer.call('tail', 'nobody'), (error: DaeError) => error.code === 'ERR_NOT_INSTALLED');
+    // Asked twice: the second replaces the first, so each line comes once.
+    await tailer.call('tail', 'web', 0);
+    await tailer.call('tail', 'web', 0);
+    const printer = await Client.connect({ port: tcp! });
+    await printer.call('log', 3, 'once');
+    await printer.close();
+    const got = new Promise<void>((resolve) => tailer.on('push', (name: string, args: unknown[]) => name === 'lines' && (args[1] as string[]).some((l) => l.endsWith('once 2')) && resolve()));
+    await got;
+    assert.deepEqual(pushes.filter(([name]) => name === 'tailend'), [], 'no tail ended, none refused pushed one');
+    assert.deepEqual(pushes.flatMap(([name, , records]) => (name === 'lines' ? (records as string[]) : [])).map((r) => r.replace(/^\S+ /, '')), ['out once 0', 'out once 1', 'out once 2']);
+    const ended = new Promise((resolve) => tailer.on('push', (name: string, args: unknown[]) => name === 'tailend' && resolve(args)));
+    await dae.uninstall('web');
+    assert.deepEqual(await ended, ['web']);
+    await tailer.close();
+  } finally {
+    await dae.stop();
+  }
 });
 
 test('an HTTP port someone else holds closes the dashboard, not the supervisor; dae dashboard says why', async () => {
@@ -252,18 +288,23 @@ test('a LAN manager in the supervisor\'s home (dae lan start) is its LAN view; w
   const dae = await startDae(BASE + 600, { http: 0 });
   let lan: LanHome | null = null;
   try {
+    assert.equal(await lanView(null, dae.paths.root), null);
     const guest = await Client.connect({ port: dae.port });
-    assert.equal(await guest.call('lan'), null);
     lan = await startLanHome(lanHomePaths(dae.paths.root), { port: 0, ws: 0 });
     await lan.manager.addNeed({ instancename: 'elsewhere', script: fixture('echo') });
-    assert.deepEqual(await guest.call('lan'), { from: 'home', services: [], needs: null, machines: null });
+    // Anyone may ask, as often as they like: reads are shared, so the LAN manager sees a connection a second at most.
+    let connections = 0;
+    lan.manager.on('guest', () => connections++);
+    const answers = await Promise.all(Array.from({ length: 200 }, () => guest.call('lan')));
+    assert.ok(connections <= 2, `${connections} connections to the LAN manager for 200 reads`);
+    assert.deepEqual(answers[199], { from: 'home', services: [], needs: null, machines: null });
     await guest.call('auth', readFileSync(dae.paths.token, 'utf8').trim());
     const signed = (await guest.call('lan')) as { needs: Array<{ instancename: string; status: string }>; machines: unknown[] };
     assert.deepEqual([signed.needs.map((n) => [n.instancename, n.status]), signed.machines], [[['elsewhere', 'unsatisfied']], []]);
+    await guest.close();
     await lan.close();
     lan = null;
-    assert.equal(await guest.call('lan'), null, 'gone with it');
-    await guest.close();
+    assert.equal(await lanView(null, dae.paths.root), null, 'gone with it');
   } finally {
     await lan?.close();
     await dae.stop();

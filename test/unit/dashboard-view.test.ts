@@ -14,7 +14,7 @@ interface View {
   uptimeAt(row: Row, now: number): number | null;
   rowsFromList(entries: unknown[], at: number): Rows;
   applyEvent(rows: Rows, event: unknown, entry: unknown, at: number): Rows;
-  applyGone(rows: Rows, gone: { name: string; from: number }): Rows;
+  applyGone(rows: Rows, rings: Map<string, number[][]>, gone: { name: string; from: number }): { rows: Rows; rings: Map<string, number[][]> };
   applySamples(rings: Map<string, number[][]>, rows: Rows, taken: unknown[]): { rings: Map<string, number[][]>; rows: Rows };
   shownRows(rows: Rows, filter: string): Row[];
   visibleWindow(top: number, height: number, rowHeight: number, count: number, overscan?: number): { start: number; end: number };
@@ -44,8 +44,12 @@ test('rows follow the feed: an event replaces its copy (or adds a new one), gone
   assert.equal(rows.get(view.rowKey('b', 1))!.entry.status, 'stopping');
   rows = view.applyEvent(rows, { name: 'c', instance: 0, from: 'stopped', to: 'starting', reason: null }, copy('c', 0, { status: 'starting' }), 3000);
   assert.equal(rows.size, 4);
-  assert.deepEqual([...view.applyGone(rows, { name: 'b', from: 1 }).keys()].sort(), [view.rowKey('a', 0), view.rowKey('b', 0), view.rowKey('c', 0)].sort());
-  assert.equal(view.applyGone(rows, { name: 'b', from: 0 }).size, 2);
+  const ringsOf = new Map([[view.rowKey('b', 0), [[1, 1, 1]]], [view.rowKey('b', 1), [[1, 1, 1]]], [view.rowKey('a', 0), [[1, 1, 1]]]]);
+  const scaled = view.applyGone(rows, ringsOf, { name: 'b', from: 1 });
+  assert.deepEqual([...scaled.rows.keys()].sort(), [view.rowKey('a', 0), view.rowKey('b', 0), view.rowKey('c', 0)].sort());
+  assert.deepEqual([...scaled.rings.keys()].sort(), [view.rowKey('a', 0), view.rowKey('b', 0)].sort(), 'the samples of copies gone go too');
+  const uninstalled = view.applyGone(rows, ringsOf, { name: 'b', from: 0 });
+  assert.deepEqual([uninstalled.rows.size, [...uninstalled.rings.keys()]], [2, [view.rowKey('a', 0)]]);
   let rings = new Map<string, number[][]>();
   for (let i = 0; i < view.SAMPLES_KEPT + 5; i++) ({ rings, rows } = view.applySamples(rings, rows, [{ name: 'c', instance: 0, samples: [[i, i % 7, 1000 + i]] }]));
   const ring = rings.get(view.rowKey('c', 0))!;
@@ -84,6 +88,8 @@ test('log records: stamped lines parse (instances too), others show whole; searc
   const records = ['alpha', 'Beta gamma', 'delta'].map((text) => ({ time: '', stream: 'out', instance: 0, text }));
   assert.deepEqual(view.searchRecords(records, 'GAMMA').map((f) => [f.record.text, f.at]), [['Beta gamma', 5]]);
   assert.equal(view.searchRecords(records, '').length, 3);
+  // Found, but lower case changed the text's length: nothing is marked rather than the wrong place.
+  assert.deepEqual(view.searchRecords([{ time: '', stream: 'out', instance: 0, text: 'İstanbul x' }], 'x').map((f) => f.at), [-1]);
 });
 
 test('the page\'s wire: replies and pushes parse as the protocol writes them', () => {

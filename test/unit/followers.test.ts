@@ -8,6 +8,11 @@ import type { Guest } from '../../src/daemon/session.js';
 
 class FakeGuest extends EventEmitter {
   pushes: unknown[][] = [];
+  ended = false;
+  endAfterReplies(): void {
+    this.ended = true;
+  }
+
   push(name: string, ...args: unknown[]): boolean {
     this.pushes.push([name, ...args]);
     this.emit('pushed');
@@ -34,6 +39,19 @@ test('lines stored while the history was read are sent once, after the history, 
   followers.offer('web', stored('t6 out e'));
   await new Promise((resolve) => setTimeout(resolve, 300));
   assert.equal(guest.pushes.length, 1, 'a closed follower gets nothing more');
+});
+
+test('a line twice in the history is dropped twice, not more; the end of a daemon sends what waits and ends its followers', async () => {
+  const followers = new Followers();
+  const guest = new FakeGuest();
+  const follower = followers.add('web', guest as unknown as Guest);
+  followers.offer('web', stored('t1 out same', 't1 out same', 't1 out same'));
+  followers.start('web', follower, ['t1 out same', 't1 out same']);
+  followers.offer('web', stored('t2 out last'));
+  followers.end('web');
+  assert.deepEqual(guest.pushes, [['lines', 'web', ['t1 out same', 't2 out last'], 0]], 'at once, not after the timer');
+  assert.equal(guest.ended, true);
+  guest.emit('close');
 });
 
 test('a flood keeps at most the newest 64 KiB and counts what it skipped', async () => {

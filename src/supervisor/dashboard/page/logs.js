@@ -22,6 +22,7 @@ export function LogTail({ store, name }) {
   useEffect(() => {
     if (!store.signedIn) return undefined;
     let kept = [];
+    let live = false;
     const add = (lines, skipped) => {
       const more = lines.map(parseRecord);
       if (skipped > 0) more.unshift({ time: '', stream: 'err', instance: 0, text: `… ${skipped} lines skipped: the daemon writes faster than the page is sent them (dae logs has them all)`, note: true });
@@ -34,16 +35,24 @@ export function LogTail({ store, name }) {
           await wire.call('auth', store.token);
           kept = [];
           add(await wire.call('tail', name, 200), 0);
+          live = true;
           setState('live');
         } catch (error) {
           setState(`${error.code}: ${error.message}`);
         }
       },
-      closed: () => setState('reconnecting'),
+      closed: () => {
+        live = false;
+        setState('reconnecting');
+      },
       push: (push, args) => {
         if (push === 'lines' && args[0] === name) add(args[1], args[2]);
-        // The log process restarted: follow again.
-        if (push === 'tailend') wire.reconnect();
+        // The log process restarted (or the daemon went): follow again, a second later.
+        if (push === 'tailend' && live) {
+          live = false;
+          setState('ended: following again');
+          setTimeout(() => wire.reconnect(), 1000);
+        }
       },
     });
     wire.connect();

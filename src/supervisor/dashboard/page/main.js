@@ -9,9 +9,19 @@ import { LanView } from './lan.js';
 
 import { html } from './html.js';
 
+// A malformed escape (`#/d/%`) is no address: the table.
+function decoded(text) {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return null;
+  }
+}
+
 function route(hash) {
   const daemon = /^#\/d\/(.+)$/.exec(hash);
-  if (daemon) return { view: 'daemon', name: decodeURIComponent(daemon[1]) };
+  const name = daemon ? decoded(daemon[1]) : null;
+  if (name !== null) return { view: 'daemon', name };
   if (hash === '#/lan') return { view: 'lan' };
   return { view: 'table' };
 }
@@ -69,7 +79,8 @@ function App({ store }) {
 // An address with `#token=…` (from `dae dashboard --token`) signs in, and the token leaves the address bar at once.
 const fragment = /^#token=([^&]+)$/.exec(location.hash);
 if (fragment) {
-  sessionStorage.setItem('dae-token', decodeURIComponent(fragment[1]));
+  const token = decoded(fragment[1]);
+  if (token !== null) sessionStorage.setItem('dae-token', token);
   history.replaceState(null, '', `${location.pathname}#/`);
 }
 const store = new Store(location, sessionStorage);

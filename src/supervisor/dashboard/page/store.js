@@ -94,8 +94,9 @@ export class Store {
         await this.wire.call('auth', token);
         this.signedIn = true;
       } catch (error) {
-        this.storage.removeItem(TOKEN_KEY);
-        this.notice = `the kept token was refused (${error.code}): sign in again`;
+        // Refused: forgotten. Anything else (the connection dropped, say) is tried again with the next connection.
+        if (error.code === 'ERR_AUTH_FAILED') this.storage.removeItem(TOKEN_KEY);
+        this.notice = `signing in with the kept token failed (${error.code}: ${error.message})`;
       }
     }
     try {
@@ -119,7 +120,7 @@ export class Store {
       this.rows = applyEvent(this.rows, args[0], args[1], at);
       for (const listener of this.onEvent) listener(args[0]);
     } else if (name === 'sample') ({ rings: this.rings, rows: this.rows } = applySamples(this.rings, this.rows, args[0]));
-    else if (name === 'gone') this.rows = applyGone(this.rows, args[0]);
+    else if (name === 'gone') ({ rows: this.rows, rings: this.rings } = applyGone(this.rows, this.rings, args[0]));
     else return;
     this.changed();
   }

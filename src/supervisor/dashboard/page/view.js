@@ -8,6 +8,11 @@ export function rowKey(name, instance) {
   return `${name}\u0000${instance}`;
 }
 
+function keyParts(key) {
+  const at = key.lastIndexOf('\u0000');
+  return [key.slice(0, at), Number(key.slice(at + 1))];
+}
+
 export function formatBytes(bytes) {
   if (!Number.isFinite(bytes) || bytes <= 0) return '-';
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -62,11 +67,12 @@ export function applyEvent(rows, event, entry, at) {
   return next;
 }
 
-/** `gone {name, from}`: copies `from` and up of a daemon are no more. */
-export function applyGone(rows, gone) {
-  const next = new Map();
-  for (const [key, row] of rows) if (row.entry.name !== gone.name || row.entry.instance < gone.from) next.set(key, row);
-  return next;
+/** `gone {name, from}`: copies `from` and up of a daemon are no more, nor their samples. */
+export function applyGone(rows, rings, gone) {
+  const stays = (name, instance) => name !== gone.name || instance < gone.from;
+  const nextRows = new Map([...rows].filter(([, row]) => stays(row.entry.name, row.entry.instance)));
+  const nextRings = new Map([...rings].filter(([key]) => stays(...keyParts(key))));
+  return { rows: nextRows, rings: nextRings };
 }
 
 /** A sampler tick into the rings (each bounded), and the rows' cpu and memory from it. */
@@ -116,14 +122,16 @@ export function parseRecord(line) {
   return { time: match[1], stream: match[2], instance: Number(match[3] ?? 0), text: match[4] };
 }
 
-/** The records whose text has `query` (case-insensitive), each with where it matched. */
+/** The records whose text has `query` (case-insensitive), each with where it matched (-1: found, but not where to
+ * mark it in the text as written, when lower case changed its length). */
 export function searchRecords(records, query) {
   const needle = query.toLowerCase();
   if (needle === '') return records.map((record) => ({ record, at: -1 }));
   const found = [];
   for (const record of records) {
-    const at = record.text.toLowerCase().indexOf(needle);
-    if (at !== -1) found.push({ record, at });
+    const lower = record.text.toLowerCase();
+    const at = lower.indexOf(needle);
+    if (at !== -1) found.push({ record, at: lower.length === record.text.length ? at : -1 });
   }
   return found;
 }

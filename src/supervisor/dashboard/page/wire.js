@@ -65,6 +65,7 @@ export class Wire {
 
   /** Drops the connection (its authentication with it) and connects again at once. */
   reconnect() {
+    if (this.#ended) return;
     this.#tries = 0;
     const ws = this.#ws;
     this.#ws = null;
