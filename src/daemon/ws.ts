@@ -66,8 +66,8 @@ export function wsServer(host: DoorHost, accept: (session: Session) => void): We
     // Twice the packet limit: a message over the limit still arrives, so it gets ERR_PACKET_TOO_LARGE.
     maxPayload: 2 * max,
     verifyClient: ({ origin, req }: { origin: string | undefined; req: { headers: Record<string, string | string[] | undefined> } }, done: (ok: boolean, code?: number, message?: string) => void) => {
-      const hostHeader = req.headers.host;
-      const ok = isAllowedHost(typeof hostHeader === 'string' ? hostHeader : undefined, host.allowHosts) && isAllowedOrigin(origin || undefined, host.allowOrigins, typeof hostHeader === 'string' ? hostHeader : undefined, host.allowHosts);
+      const hostHeader = typeof req.headers.host === 'string' ? req.headers.host : undefined;
+      const ok = isAllowedHost(hostHeader, host.allowHosts) && isAllowedOrigin(origin || undefined, host.allowOrigins, hostHeader, host.allowHosts);
       if (ok) done(true);
       else done(false, 403, 'Forbidden: Origin or Host not allowed');
     },

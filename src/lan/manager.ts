@@ -86,6 +86,9 @@ interface MachineSession {
   heartbeat: string;
 }
 
+/** A machine as `machines` answers. */
+type ShownMachine = MachineRecord & { heartbeat: string | null; clone?: { address: string; remote: string; at: string } };
+
 function checkMachine(input: unknown): MachineRecord & { running: RunningCopy[]; key: string } {
   if (!isObject(input)) throw bad('register takes {id, key, address, allowedscripts, running}');
   const { id, key, address, allowedscripts, running = [], nonce } = input;
@@ -263,14 +266,14 @@ export class LanManager extends Daemon {
     return { instancename: name, removed: true };
   }
 
-  /** The registered machines, each with the second process refused for its id, when there was one (a cloned home). */
-  /** Registered machines; `heartbeat`: when the one connected to this manager was last heard from (null: another). */
-  async machines(): Promise<Array<MachineRecord & { heartbeat: string | null; clone?: { address: string; remote: string; at: string } }>> {
+  /** The registered machines, each with when it was last heard from if it is connected to this manager (`heartbeat`,
+   * else null) and the second process refused for its id, when there was one (a cloned home). */
+  async machines(): Promise<ShownMachine[]> {
     return (await this.registry.listMachines()).map((machine) => {
       const clone = this.#clones.get(machine.id);
       const guest = this.#byMachine.get(machine.id);
       const heartbeat = guest === undefined ? null : (this.#sessions.get(guest)?.heartbeat ?? null);
-      const shown: MachineRecord & { heartbeat: string | null; clone?: { address: string; remote: string; at: string } } = { id: machine.id, address: machine.address, allowedscripts: machine.allowedscripts, heartbeat };
+      const shown: ShownMachine = { id: machine.id, address: machine.address, allowedscripts: machine.allowedscripts, heartbeat };
       if (clone !== undefined) shown.clone = { address: clone.address, remote: clone.remote, at: clone.at };
       return shown;
     });

@@ -30,7 +30,6 @@ import { checkInstances, checkName, type DaemonSpec, type InstallOptions, type L
 import { StateStore, stateError } from './state-store.js';
 import { decideTakeBack } from './take-back.js';
 
-
 export interface DaeOptions {
   /** The home (default `DAE_HOME`, else `~/.dae`). */
   home?: string;
