@@ -152,8 +152,10 @@ test('token guesses of another uid slow down, doubling per failure; the owner au
   for (const report of reports) assert.match(String(report.line), /ERR_AUTH_FAILED/);
   const delays = reports.map((report) => report.ms as number);
   t.diagnostic(`answer delays of 8 wrong guesses (ms): ${delays.join(', ')}`);
-  // Three free failures, then 100, 200, 400, 800, 1600 ms.
-  [0, 0, 0, 100, 200, 400, 800, 1600].forEach((wait, i) => assert.ok(delays[i]! >= wait * 0.9, `guess ${i} waited ${delays[i]} ms, at least ${wait} expected`));
+  // Three free failures, then 100, 200, 400, 800, 1600 ms. Each delay runs from the previous failure on the daemon's
+  // side, so the guesser sees it shortened by the time that answer took to reach it and the next guess to come back
+  // (tens of ms on a loaded machine): up to 50 ms is allowed for that.
+  [0, 0, 0, 100, 200, 400, 800, 1600].forEach((wait, i) => assert.ok(delays[i]! >= wait - 50, `guess ${i} waited ${delays[i]} ms, at least ${wait} expected`));
   const owner = await timed(async () => {
     const client = await Client.connect({ port: daemon.port });
     const answer = await client.call('auth', token);
