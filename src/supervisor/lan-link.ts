@@ -90,6 +90,8 @@ export class LanLink {
   #loop: Promise<void> = Promise.resolve();
   /** Needs being claimed, installed or reported here right now. */
   readonly #busy = new Set<string>();
+  /** The pid of each copy reported to the LAN manager on this registration (a run not among them is reported). */
+  #reported = new Map<string, number>();
   readonly #inFlight = new Set<Promise<void>>();
   /** Copies being stopped on purpose: their exit is not news. */
   readonly #releasing = new Set<string>();
@@ -178,6 +180,8 @@ export class LanLink {
         throw error;
       }
       this.#client = client;
+      // The LAN manager has a service for each kept copy that had a pid; any other online copy is reported again.
+      this.#reported = new Map(running.filter((copy) => copy.pid !== null && answer.keep.includes(copy.instancename)).map((copy) => [copy.instancename, copy.pid!]));
       // Needs that arrived before the answer to `register` are acted on now.
       this.#needs(this.#latest, this.#machines);
       this.#options.log(`LAN: machine ${this.#options.machine.id} registered with ${address} (keeps ${answer.keep.length}, stops ${answer.stop.length})`);
@@ -222,7 +226,9 @@ export class LanLink {
       if (need !== undefined && need.epoch < entry.lan.epoch) continue; // an older picture than our claim
       if (need === undefined) void this.#release(entry.name, 'its need was removed');
       else if (!holdsClaim(need, me, entry.lan.epoch)) void this.#release(entry.name, `its claim ended (${need.status}${need.reason ? `: ${need.reason}` : ''})`);
-      else if (need.status === 'claimed' && entry.status === 'online') void this.#guard(entry.name, () => this.#report(entry));
+      // A satisfied need whose copy here is a run this session never reported (it started again with the supervisor,
+      // after the LAN manager had lost its services) is reported too: the LAN manager checks it and has its service.
+      else if (entry.status === 'online' && (need.status === 'claimed' || (need.status === 'satisfied' && this.#reported.get(entry.name) !== entry.pid))) void this.#guard(entry.name, () => this.#report(entry));
       else if (entry.status === 'stopped' || entry.status === 'errored') void this.#guard(entry.name, () => this.#down(entry, entry.reason));
     }
     // Load spreads: the least busy machine claims at once, busier ones a little later (the claims tell who holds what).
@@ -331,6 +337,7 @@ export class LanLink {
     const epoch = entry.lan!.epoch;
     try {
       await this.#call('report', { instancename: entry.name, epoch, pid: entry.pid, ports: entry.ports, since: this.#since(entry.name), reported: this.#dae.hasReported(entry.name) });
+      if (entry.pid !== null) this.#reported.set(entry.name, entry.pid);
     } catch (error) {
       const code = (error as DaeError).code;
       if (code === 'ERR_UNREACHABLE' || code === 'ERR_CONFLICT' || code === 'ERR_NO_SUCH_NEED') await this.#release(entry.name, (error as Error).message);
