@@ -206,8 +206,9 @@ export class LogKeeper extends Daemon {
   async follow(guest: Guest, name: string, lines: number): Promise<string[]> {
     if (typeof name !== 'string' || !NAME.test(name)) throw new DaeError('ERR_BAD_ARGS', `not a daemon name: ${JSON.stringify(name)}`);
     if (!Number.isInteger(lines) || lines < 0 || lines > MAX_TAIL) throw new DaeError('ERR_BAD_ARGS', `lines must be a whole number from 0 to ${MAX_TAIL}, got ${JSON.stringify(lines)}`);
-    const follower = this.#followers.add(name, guest);
+    // What was written before this call is stored first: it is history, never pushed.
     await this.flush(name);
+    const follower = this.#followers.add(name, guest);
     const history = await readLog(logFile(this.#options.logDir, name), this.#options.limits.files, { lines });
     this.#followers.start(name, follower, history);
     return history;
