@@ -203,9 +203,15 @@ export class Managed {
   }
 
   async #writeAheadAndSpawn(run: RunRecord): Promise<StartOutcome> {
+    // Its log pipes are made ready while the record is written: neither waits for the other.
+    const opening = this.#ctx.logPipes(this.spec.name, this.instance).then(
+      (pipes) => ({ pipes, cause: null }),
+      (error: Error) => ({ pipes: null, cause: `cannot open log files: ${error.message}` }),
+    );
     try {
       await this.#ctx.persist();
     } catch (error) {
+      void opening.then(({ pipes }) => pipes?.close());
       if (this.run === run) this.run = null;
       if (this.#stopRequested || this.#detached) {
         this.#setStatus('stopped', this.#reason);
@@ -215,15 +221,7 @@ export class Managed {
       this.#ctx.blocked(this);
       return 'unwritten';
     }
-    let logs: LogPipes | null = null;
-    let cause: string | null = null;
-    if (this.run === run && !this.#stopRequested && !this.#detached) {
-      try {
-        logs = await this.#ctx.logPipes(this.spec.name, this.instance);
-      } catch (error) {
-        cause = `cannot open log files: ${(error as Error).message}`;
-      }
-    }
+    const { pipes: logs, cause } = await opening;
     if (this.run !== run || this.#stopRequested || this.#detached) {
       // Stopped while the record was written: nothing is spawned.
       logs?.close();
