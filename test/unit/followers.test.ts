@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
-import { Followers, TAIL_HOLD_BYTES } from '../../src/logs/followers.js';
+import { Followers, TAIL_EVERY_MS, TAIL_HOLD_BYTES } from '../../src/logs/followers.js';
 import type { Guest } from '../../src/daemon/session.js';
 
 class FakeGuest extends EventEmitter {
@@ -22,7 +22,9 @@ class FakeGuest extends EventEmitter {
 
 const stored = (...lines: string[]): Buffer => Buffer.from(lines.map((line) => `${line}\n`).join(''));
 
-test('lines stored while the history was read are sent once, after the history, in one push', async () => {
+test('lines stored while the history was read are sent once, after the history, in one push', (t) => {
+  // The batching timer is the test's clock.
+  t.mock.timers.enable({ apis: ['setTimeout'] });
   const followers = new Followers();
   const guest = new FakeGuest();
   const follower = followers.add('web', guest as unknown as Guest);
@@ -33,11 +35,11 @@ test('lines stored while the history was read are sent once, after the history, 
   followers.offer('web', stored('t4 out c'));
   followers.start('web', follower, ['t0 out z', 't1 out a', 't2 out b']);
   followers.offer('web', stored('t5 out d'));
-  await once(guest, 'pushed');
+  t.mock.timers.tick(TAIL_EVERY_MS);
   assert.deepEqual(guest.pushes, [['lines', 'web', ['t4 out c', 't5 out d'], 0]]);
   guest.emit('close');
   followers.offer('web', stored('t6 out e'));
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  t.mock.timers.tick(TAIL_EVERY_MS);
   assert.equal(guest.pushes.length, 1, 'a closed follower gets nothing more');
 });
 
