@@ -5,8 +5,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { Dae } from '../src/index.js';
+import { launchChromium } from '../test/helpers/browser.js';
 import { median } from './lib/stats.js';
 import type { SuiteOptions, SuiteResult } from './lib/report.js';
 
@@ -33,10 +33,7 @@ export async function runDashboard(options: SuiteOptions = {}): Promise<SuiteRes
   const home = mkdtempSync(join(tmpdir(), 'dae-bench-'));
   const dae = new Dae({ home, config: { port: 0, http: 0, portrangestart: PORTS, sampleInterval: 1000 } });
   await dae.start();
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await launchChromium();
   const url = `http://127.0.0.1:${dae.identity().ports.http}/`;
   const firstRender = async (count: number): Promise<number[]> => {
     const times: number[] = [];

@@ -71,9 +71,12 @@ export class Followers {
       follower.records.push(record);
       follower.bytes += Buffer.byteLength(record) + 1;
     }
-    while (follower.bytes > TAIL_HOLD_BYTES && follower.records.length > 1) {
-      follower.bytes -= Buffer.byteLength(follower.records.shift()!) + 1;
-      follower.skipped++;
+    // The oldest go, in one cut (a flood brings thousands of lines at once).
+    let drop = 0;
+    while (follower.bytes > TAIL_HOLD_BYTES && drop < follower.records.length - 1) follower.bytes -= Buffer.byteLength(follower.records[drop++]!) + 1;
+    if (drop > 0) {
+      follower.records.splice(0, drop);
+      follower.skipped += drop;
     }
     if (!follower.started || follower.timer !== null || follower.records.length === 0) return;
     follower.timer = setTimeout(() => this.#send(name, follower), TAIL_EVERY_MS);

@@ -92,6 +92,10 @@ function pipesOf(watched: Watched): Pipe[] {
   return [...watched.pipes.values()].flat();
 }
 
+function checkName(name: unknown): void {
+  if (typeof name !== 'string' || !NAME.test(name)) throw new DaeError('ERR_BAD_ARGS', `not a daemon name: ${JSON.stringify(name)}`);
+}
+
 /** Where a daemon's pipe is. */
 export function fifoPath(dir: string, name: string, stream: Stream, instance = 0): string {
   return join(dir, `${name}${instance === 0 ? '' : `@${instance}`}.${stream}`);
@@ -146,7 +150,7 @@ export class LogKeeper extends Daemon {
   /** Reads the pipes of `name`'s instance into its log (once: a second call changes nothing). The log file is opened
    * first: a link where it belongs is refused here, and the caller does not start the run. */
   async watch(name: string, instance = 0): Promise<true> {
-    if (typeof name !== 'string' || !NAME.test(name)) throw new DaeError('ERR_BAD_ARGS', `not a daemon name: ${JSON.stringify(name)}`);
+    checkName(name);
     if (!Number.isInteger(instance) || instance < 0 || instance > 99) throw new DaeError('ERR_BAD_ARGS', `not an instance: ${JSON.stringify(instance)}`);
     let watched = this.#watched.get(name);
     if (watched === undefined) {
@@ -204,7 +208,7 @@ export class LogKeeper extends Daemon {
   }
 
   async follow(guest: Guest, name: string, lines: number): Promise<string[]> {
-    if (typeof name !== 'string' || !NAME.test(name)) throw new DaeError('ERR_BAD_ARGS', `not a daemon name: ${JSON.stringify(name)}`);
+    checkName(name);
     if (!Number.isInteger(lines) || lines < 0 || lines > MAX_TAIL) throw new DaeError('ERR_BAD_ARGS', `lines must be a whole number from 0 to ${MAX_TAIL}, got ${JSON.stringify(lines)}`);
     // What was written before this call is stored first: it is history, never pushed.
     await this.flush(name);

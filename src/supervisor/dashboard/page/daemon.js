@@ -6,7 +6,7 @@ import { Actions } from './actions.js';
 import { UsageChart } from './chart.js';
 import { LogTail } from './logs.js';
 import { Status } from './table.js';
-import { formatBytes, formatCpu, formatPorts, rowKey } from './view.js';
+import { formatBytes, formatCpu, formatPorts, formatStamp, rowKey } from './view.js';
 
 const EVENTS_SHOWN = 100;
 
@@ -18,7 +18,7 @@ function Info({ info }) {
 function Timeline({ events }) {
   if (events.length === 0) return html`<p class="muted">No status changes since the supervisor started.</p>`;
   return html`<ol class="timeline">${[...events].reverse().map((event) => html`<li>
-    <time>${event.at.replace('T', ' ').replace('Z', '')}</time>
+    <time>${formatStamp(event.at)}</time>
     <span>${event.instance > 0 ? `[${event.instance}] ` : ''}${event.from} → <b class=${`status-text ${event.to}`}>${event.to}</b></span>
     ${event.reason ? html`<small>${event.reason}</small>` : null}
   </li>`)}</ol>`;

@@ -2,7 +2,7 @@
 // supervisor follows or the one in its home. The LAN manager pushes nothing to the supervisor: read every 5 s while shown.
 import { useEffect, useState } from 'preact/hooks';
 import { html } from './html.js';
-import { formatDuration, statusClass } from './view.js';
+import { formatDuration, formatPorts, statusClass } from './view.js';
 
 const EVERY_MS = 5000;
 
@@ -34,7 +34,7 @@ export function LanView({ store }) {
     <h2>Services</h2>
     ${lan.services.length === 0 ? html`<p class="muted">No services: a need becomes one when a machine runs it and it answers.</p>` : html`<${Table}
       head=${['instancename', 'machine', 'address', 'pid', 'ports', 'since']}
-      rows=${lan.services.map((s) => [s.instancename, s.machine.id, s.machine.address, s.pid, Object.entries(s.ports).map(([k, p]) => `${k} ${p}`).join(', '), s.since])} />`}
+      rows=${lan.services.map((s) => [s.instancename, s.machine.id, s.machine.address, s.pid, formatPorts(s), s.since])} />`}
     ${lan.machines === null ? null : html`<h2>Machines</h2><${Table}
       head=${['id', 'address', 'last heartbeat', 'warning']}
       rows=${lan.machines.map((m) => [m.id, m.address, m.heartbeat ? `${formatDuration(now - Date.parse(m.heartbeat))} ago` : 'on another LAN manager', m.clone ? `a clone was refused at ${m.clone.address}` : ''])} />`}

@@ -2,7 +2,7 @@
 // within the shown lines. Logs are protected: without the token it says so.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { html } from './html.js';
-import { parseRecord, searchRecords } from './view.js';
+import { formatStamp, parseRecord, searchRecords } from './view.js';
 import { Wire, wireUrl } from './wire.js';
 
 /** Lines the tail keeps shown. */
@@ -69,6 +69,6 @@ export function LogTail({ store, name }) {
       <label><input type="checkbox" checked=${follow} onChange=${(e) => setFollow(e.currentTarget.checked)} /> follow</label>
       <span class="muted">${query ? `${found.length} of ${records.length} lines` : `${records.length} lines`} · ${state}</span>
     </div>
-    <pre class="tail" ref=${box} aria-live="off">${found.map(({ record, at }) => html`<div class=${`line ${record.stream}${record.note ? ' note' : ''}`}><time>${record.time.replace('T', ' ').replace('Z', '')}</time> <b>${record.stream}${record.instance ? `@${record.instance}` : ''}</b> <${Highlight} text=${record.text} at=${at} length=${query.length} /></div>`)}</pre>
+    <pre class="tail" ref=${box} aria-live="off">${found.map(({ record, at }) => html`<div class=${`line ${record.stream}${record.note ? ' note' : ''}`}><time>${formatStamp(record.time)}</time> <b>${record.stream}${record.instance ? `@${record.instance}` : ''}</b> <${Highlight} text=${record.text} at=${at} length=${query.length} /></div>`)}</pre>
   </div>`;
 }

@@ -102,10 +102,8 @@ export class Store {
     try {
       await this.wire.call('events');
       const [identity, list, samples] = await Promise.all([this.wire.call('whois'), this.wire.call('list'), this.wire.call('samples')]);
-      const at = Date.now();
       this.identity = identity;
-      this.rows = rowsFromList(list, at);
-      this.rings = new Map();
+      this.rows = rowsFromList(list, Date.now());
       ({ rings: this.rings } = applySamples(new Map(), new Map(), samples));
       this.loaded = true;
     } catch (error) {

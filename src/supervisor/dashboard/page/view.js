@@ -36,6 +36,11 @@ export function formatDuration(ms) {
   return `${Math.floor(h / 24)}d ${h % 24}h`;
 }
 
+/** An ISO 8601 UTC time as shown: `2026-12-07 10:00:00.123`. */
+export function formatStamp(iso) {
+  return iso.replace('T', ' ').replace('Z', '');
+}
+
 export function formatCpu(percent) {
   return Number.isFinite(percent) ? `${percent < 10 ? percent.toFixed(1) : Math.round(percent)}%` : '-';
 }

@@ -42,7 +42,7 @@ export class Wire {
     ws.onclose = () => {
       if (this.#ws !== ws) return;
       this.#ws = null;
-      for (const pending of this.#pending.splice(0)) pending.reject({ code: 'ERR_CONNECTION_CLOSED', message: 'the connection to the supervisor closed' });
+      this.#failPending();
       this.#handlers.closed?.();
       if (!this.#ended) setTimeout(() => this.connect(), RETRY_MS[Math.min(this.#tries++, RETRY_MS.length - 1)]);
     };
@@ -70,17 +70,19 @@ export class Wire {
     const ws = this.#ws;
     this.#ws = null;
     ws?.close();
-    for (const pending of this.#pending.splice(0)) pending.reject({ code: 'ERR_CONNECTION_CLOSED', message: 'the connection to the supervisor closed' });
+    this.#failPending();
     this.connect();
+  }
+
+  #failPending() {
+    for (const pending of this.#pending.splice(0)) pending.reject({ code: 'ERR_CONNECTION_CLOSED', message: 'the connection to the supervisor closed' });
   }
 
   #receive(text) {
     const packet = parsePacket(text);
     if (packet === null) return;
-    if (PUSHES.has(packet.name) || this.#pending.length === 0) {
-      if (packet.name === 'error' && this.#pending.length === 0) return this.#handlers.push?.('error', packet.args);
-      return this.#handlers.push?.(packet.name, packet.args);
-    }
+    // An error with no call waiting is the connection's own (it is being closed): a push too.
+    if (PUSHES.has(packet.name) || this.#pending.length === 0) return this.#handlers.push?.(packet.name, packet.args);
     const pending = this.#pending.shift();
     if (packet.name === 'error') pending.reject(packet.args[0] ?? { code: 'ERR_PROTOCOL', message: 'an error without a reason' });
     else pending.resolve(packet.args[0]);
